@@ -1,0 +1,35 @@
+package shed
+
+import "math/bits"
+
+// Capacity supplies the current concurrency limit that an [Admitter] divides
+// among the levels. limited = false means "no limit now": every level is
+// admitted. The adaptive (BBR) limiter, a gateway pool's capacity estimate
+// and the overload detector implement it.
+//
+// Capacity is called on every Admit and Done, outside the Admitter's lock, so
+// it must be safe for concurrent use and should be cheap. It may call back
+// into the Admitter (Stats, for example) without deadlocking.
+type Capacity interface {
+	Capacity() (limit int64, limited bool)
+}
+
+// Fixed is a constant [Capacity]: always limited, at int64(f). Fixed(0) or a
+// negative Fixed admits nothing.
+type Fixed int64
+
+var _ Capacity = Fixed(0)
+
+// Capacity returns (int64(f), true).
+func (f Fixed) Capacity() (int64, bool) { return int64(f), true }
+
+// shareOf returns ⌊limit × ppb / shareScale⌋ exactly, or 0 for limit ≤ 0.
+// ppb ≤ shareScale, so the result never exceeds limit.
+func shareOf(limit, ppb int64) int64 {
+	if limit <= 0 {
+		return 0
+	}
+	hi, lo := bits.Mul64(uint64(limit), uint64(ppb))
+	q, _ := bits.Div64(hi, lo, shareScale) // hi < shareScale because ppb ≤ shareScale
+	return int64(q)
+}
