@@ -67,7 +67,7 @@ func New(opts ...Option) (*Limiter, error) {
 		width:     width,
 		start:     start,
 		// buckets completed ones plus the one in progress.
-		rt: window.New(o.buckets+1, width, start),
+		rt: window.New(o.buckets+1, width),
 	}
 	l.lastDrop.Store(noDrop)
 	return l, nil
@@ -93,7 +93,7 @@ func (t Token) Done() {
 	rt := max(end-t.start, 0)
 	l.inflight.Add(-1)
 	l.mu.Lock()
-	l.rt.Add(l.start.Add(end), int64(rt))
+	l.rt.Add(end, int64(rt))
 	l.mu.Unlock()
 }
 
@@ -235,7 +235,7 @@ func (l *Limiter) refresh(now time.Duration) estimate {
 		return l.est
 	}
 	var maxPass, minSum, minCount int64
-	l.rt.Each(l.start.Add(now), func(age int, b window.Bucket) {
+	l.rt.Each(now, func(age int, b window.Bucket) {
 		if age == 0 || b.Count == 0 {
 			return // the bucket in progress is not a measurement yet
 		}

@@ -437,7 +437,7 @@ func TestConcurrentHammer(t *testing.T) {
 		t.Fatalf("InFlight = %d after every Done, want 0", got)
 	}
 	l.mu.Lock()
-	recorded, _ := l.rt.Total(clk.Now())
+	recorded, _ := l.rt.Total(clk.Since(l.start))
 	l.mu.Unlock()
 	if want := admitted.Load() + started.Load(); recorded != want {
 		t.Fatalf("window recorded %d completions, want %d", recorded, want)

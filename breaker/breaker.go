@@ -171,3 +171,7 @@ type clockReader struct {
 func newClockReader(c clock.Clock) clockReader { return clockReader{clock: c, base: c.Now()} }
 
 func (r *clockReader) now() time.Time { return r.base.Add(r.clock.Since(r.base)) }
+
+// offset returns t as an offset from base, the epoch of the breakers'
+// rolling windows.
+func (r *clockReader) offset(t time.Time) time.Duration { return t.Sub(r.base) }

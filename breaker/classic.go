@@ -111,7 +111,7 @@ func newClassic(o options) *Classic {
 		openTimeout:      o.openTimeout,
 		halfOpenRequests: o.halfOpenRequests,
 		successThreshold: o.successThreshold,
-		outcomes:         window.New(o.buckets, o.window/time.Duration(o.buckets), clk.base),
+		outcomes:         window.New(o.buckets, o.window/time.Duration(o.buckets)),
 		notify:           notifier{fn: o.onChange},
 	}
 }
@@ -200,7 +200,7 @@ func (b *Classic) closedOutcome(now *moment, success bool) bool {
 		failure = 1
 	}
 	if b.failureRatio > 0 {
-		b.outcomes.Add(now.get(), failure)
+		b.outcomes.Add(b.clock.offset(now.get()), failure)
 	}
 	if success {
 		return false
@@ -209,7 +209,7 @@ func (b *Classic) closedOutcome(now *moment, success bool) bool {
 		return b.setState(now, StateOpen)
 	}
 	if b.failureRatio > 0 {
-		n, failures := b.outcomes.Total(now.get())
+		n, failures := b.outcomes.Total(b.clock.offset(now.get()))
 		if n >= b.minRequests && float64(failures)/float64(n) >= b.failureRatio {
 			return b.setState(now, StateOpen)
 		}

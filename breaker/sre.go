@@ -69,7 +69,7 @@ func newSRE(o options) *SRE {
 		clock:       clk,
 		k:           o.k,
 		minRequests: o.minRequests,
-		counts:      window.New(o.buckets, o.window/time.Duration(o.buckets), now),
+		counts:      window.New(o.buckets, o.window/time.Duration(o.buckets)),
 		last:        now,
 		notify:      notifier{fn: o.onChange},
 	}
@@ -83,7 +83,7 @@ func (b *SRE) Allow() (Permit, error) {
 	now := b.clock.now()
 	b.mu.Lock()
 	b.see(now)
-	p := b.probability(b.counts.Total(now))
+	p := b.probability(b.counts.Total(b.clock.offset(now)))
 	deliver := b.setState(p)
 	b.mu.Unlock()
 	if deliver {
@@ -95,7 +95,7 @@ func (b *SRE) Allow() (Permit, error) {
 	// Dropped. Counting the rejection raises p; the next evaluation of the
 	// state sees it.
 	b.mu.Lock()
-	b.counts.Add(b.last, 0)
+	b.counts.Add(b.clock.offset(b.last), 0)
 	b.mu.Unlock()
 	return Permit{}, errDropped
 }
@@ -119,7 +119,7 @@ func (b *SRE) observe() (State, float64) {
 	now := b.clock.now()
 	b.mu.Lock()
 	b.see(now)
-	p := b.probability(b.counts.Total(now))
+	p := b.probability(b.counts.Total(b.clock.offset(now)))
 	deliver := b.setState(p)
 	s := b.state
 	b.mu.Unlock()
@@ -144,8 +144,9 @@ func (b *SRE) record(success bool) {
 		accepted = 1
 	}
 	b.mu.Lock()
-	b.counts.Add(b.last, accepted)
-	deliver := b.setState(b.probability(b.counts.Total(b.last)))
+	last := b.clock.offset(b.last)
+	b.counts.Add(last, accepted)
+	deliver := b.setState(b.probability(b.counts.Total(last)))
 	b.mu.Unlock()
 	if deliver {
 		b.notify.deliver(&b.mu)

@@ -64,11 +64,11 @@ func (l *FixedWindow) AllowN(n int) error {
 	if int64(n) > l.limit {
 		return ErrLimited
 	}
-	now := l.clock.Now() // outside the lock: see SlidingWindow.AllowN
+	now := l.clock.Since(l.start) // outside the lock: see SlidingWindow.AllowN
 	l.mu.Lock()
 	// A time before the current window (a clock stepped back) counts in the
 	// current window: windows never rewind.
-	if j := int64(now.Sub(l.start) / l.per); j > l.window && !now.Before(l.start) {
+	if j := int64(now / l.per); j > l.window && now >= 0 {
 		l.window, l.count = j, 0
 	}
 	if int64(n) > l.limit-l.count {

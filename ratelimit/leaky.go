@@ -135,7 +135,7 @@ func (l *LeakyBucket) reserve(n int, maxWait time.Duration) (start, end, wait ti
 	}
 	// Outside the lock: see SlidingWindow.AllowN. A reading older than the
 	// latest one used counts as that one.
-	now := l.clock.Now().Sub(l.start)
+	now := l.clock.Since(l.start)
 	l.mu.Lock()
 	now = max(now, l.latest)
 	l.latest = now
@@ -155,7 +155,7 @@ func (l *LeakyBucket) reserve(n int, maxWait time.Duration) (start, end, wait ti
 func (l *LeakyBucket) cancel(start, end time.Duration) {
 	l.mu.Lock()
 	if l.next == end {
-		l.next = max(start, l.clock.Now().Sub(l.start))
+		l.next = max(start, l.clock.Since(l.start))
 	}
 	l.mu.Unlock()
 }

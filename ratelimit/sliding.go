@@ -62,6 +62,7 @@ import (
 type SlidingWindow struct {
 	limit int64
 	clock clock.Clock
+	start time.Time // bucket 0 starts here
 
 	mu  sync.Mutex
 	win *window.Window // n+1 buckets of width ⌈P/n⌉; Sum is the admitted total
@@ -90,7 +91,8 @@ func NewSlidingWindow(limit int, per time.Duration, opts ...Option) (*SlidingWin
 	return &SlidingWindow{
 		limit: int64(limit),
 		clock: o.clock,
-		win:   window.New(o.buckets+1, width, o.clock.Now()),
+		start: o.clock.Now(),
+		win:   window.New(o.buckets+1, width),
 	}, nil
 }
 
@@ -107,11 +109,12 @@ func (l *SlidingWindow) AllowN(n int) error {
 	if int64(n) > l.limit {
 		return ErrLimited
 	}
-	// Read the clock before taking the lock: it is the slowest step (~47 ns
-	// here), and outside the lock it halves the time under contention. The
-	// window turns a reading older than one already used into that one, so
-	// decisions still happen in the order of their times (see the proof).
-	now := l.clock.Now()
+	// Read the clock before taking the lock: it is the slowest step, and
+	// outside the lock it halves the time under contention. Since reads only
+	// the monotonic clock, about half the cost of Now. The window turns a
+	// reading older than one already used into that one, so decisions still
+	// happen in the order of their times (see the proof).
+	now := l.clock.Since(l.start)
 	l.mu.Lock()
 	_, admitted := l.win.Total(now)
 	if int64(n) > l.limit-admitted {

@@ -91,7 +91,7 @@ func (l *TokenBucket) AllowN(n int) error {
 	if float64(n) > l.burst {
 		return ErrLimited
 	}
-	now := l.clock.Now().Sub(l.start) // outside the lock: see SlidingWindow.AllowN
+	now := l.clock.Since(l.start) // outside the lock: see SlidingWindow.AllowN
 	l.mu.Lock()
 	l.refill(now)
 	if float64(n) > l.tokens {
