@@ -113,6 +113,7 @@ type Dynamic struct {
 
 	tavg, thwm, tmax float64 // nanoseconds
 	clock            clock.Clock
+	epoch            time.Time // calls are timed as offsets from here (see Start)
 }
 
 // New returns a Dynamic with the given options applied over the defaults.
@@ -140,6 +141,7 @@ func New(opts ...Option) (*Dynamic, error) {
 		tmax:  float64(o.tmax),
 		clock: clock.OrReal(o.clock),
 	}
+	d.epoch = d.clock.Now()
 	d.ema.Store(math.Float64bits(float64(o.initial)))
 	return d, nil
 }
@@ -201,14 +203,16 @@ func (d *Dynamic) EMA() time.Duration {
 // is cheap and it does not allocate.
 type Call struct {
 	d       *Dynamic
-	start   time.Time
+	start   time.Duration // offset from d.epoch
 	timeout time.Duration
 }
 
 // Start begins timing a call. Give the call [Call.Timeout] (for example with
 // context.WithTimeout) and report its outcome with [Call.Done].
 func (d *Dynamic) Start() Call {
-	return Call{d: d, start: d.clock.Now(), timeout: d.Timeout()}
+	// Since reads only the monotonic clock for the real clock: about half
+	// the cost of Now.
+	return Call{d: d, start: d.clock.Since(d.epoch), timeout: d.Timeout()}
 }
 
 // Timeout returns the timeout that was current when the call started.
@@ -218,7 +222,7 @@ func (c Call) Timeout() time.Duration { return c.timeout }
 // Dynamic's clock: Observe(elapsed) when ok, Fail(elapsed) otherwise. Call it
 // once per call; a second call feeds the EMA a second time.
 func (c Call) Done(ok bool) {
-	elapsed := c.d.clock.Since(c.start)
+	elapsed := c.d.clock.Since(c.d.epoch) - c.start
 	if ok {
 		c.d.Observe(elapsed)
 	} else {
