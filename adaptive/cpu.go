@@ -13,3 +13,5 @@ type CPUSampler = cpu.Sampler
 // goroutine: call Start before use and Stop when done; Usage reads 0 until
 // the first sample.
 func NewCPUSampler() (*CPUSampler, error) { return cpu.NewSampler() }
+
+var _ CPU = (*CPUSampler)(nil)
