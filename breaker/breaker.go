@@ -159,10 +159,10 @@ func (n *notifier) deliver(mu *sync.Mutex) {
 	}
 }
 
-// clockReader reads a Clock as base + Since(base). For the real clock, Since
-// reads only the monotonic clock where Now reads the wall clock too: about
-// half the cost, and reading the clock is the largest cost of the hot paths.
-// For a Fake it reads exactly Now.
+// clockReader reads a Clock as an offset from base, the epoch of the
+// breakers' rolling windows and timers. For the real clock, Since reads only
+// the monotonic clock where Now reads the wall clock too: about half the
+// cost, and reading the clock is the largest cost of the hot paths.
 type clockReader struct {
 	clock clock.Clock
 	base  time.Time
@@ -170,8 +170,4 @@ type clockReader struct {
 
 func newClockReader(c clock.Clock) clockReader { return clockReader{clock: c, base: c.Now()} }
 
-func (r *clockReader) now() time.Time { return r.base.Add(r.clock.Since(r.base)) }
-
-// offset returns t as an offset from base, the epoch of the breakers'
-// rolling windows.
-func (r *clockReader) offset(t time.Time) time.Duration { return t.Sub(r.base) }
+func (r *clockReader) now() time.Duration { return r.clock.Since(r.base) }

@@ -48,7 +48,7 @@ type Classic struct {
 	mu         sync.Mutex
 	state      State
 	generation uint64
-	expiry     time.Time // open: when to go half-open; half-open: when a lost round restarts
+	expiry     time.Duration // clock offset; open: when to go half-open; half-open: when a lost round restarts
 
 	// closed
 	outcomes            *window.Window // Count: outcomes; Sum: failures
@@ -102,9 +102,8 @@ func checkClassic(o *options) error {
 
 // newClassic makes a Classic from checked options.
 func newClassic(o options) *Classic {
-	clk := newClockReader(o.clock)
 	return &Classic{
-		clock:            clk,
+		clock:            newClockReader(o.clock),
 		failureCount:     o.failureCount,
 		failureRatio:     o.failureRatio,
 		minRequests:      max(o.minRequests, 1),
@@ -133,7 +132,7 @@ func (b *Classic) Allow() (Permit, error) {
 	case StateHalfOpen:
 		if b.trials < b.halfOpenRequests {
 			b.trials++
-			b.expiry = now.get().Add(b.openTimeout) // see refresh
+			b.expiry = now.get() + b.openTimeout // see refresh
 		} else {
 			err = errTrialsBusy
 		}
@@ -200,7 +199,7 @@ func (b *Classic) closedOutcome(now *moment, success bool) bool {
 		failure = 1
 	}
 	if b.failureRatio > 0 {
-		b.outcomes.Add(b.clock.offset(now.get()), failure)
+		b.outcomes.Add(now.get(), failure)
 	}
 	if success {
 		return false
@@ -209,7 +208,7 @@ func (b *Classic) closedOutcome(now *moment, success bool) bool {
 		return b.setState(now, StateOpen)
 	}
 	if b.failureRatio > 0 {
-		n, failures := b.outcomes.Total(b.clock.offset(now.get()))
+		n, failures := b.outcomes.Total(now.get())
 		if n >= b.minRequests && float64(failures)/float64(n) >= b.failureRatio {
 			return b.setState(now, StateOpen)
 		}
@@ -232,7 +231,7 @@ func (b *Classic) halfOpenOutcome(now *moment, success bool) bool {
 
 // refresh makes the transitions that time alone makes due. b.mu must be held.
 func (b *Classic) refresh(now *moment) bool {
-	if b.state == StateClosed || now.get().Before(b.expiry) {
+	if b.state == StateClosed || now.get() < b.expiry {
 		return false
 	}
 	if b.state == StateOpen {
@@ -243,7 +242,7 @@ func (b *Classic) refresh(now *moment) bool {
 	if b.trials >= b.halfOpenRequests {
 		b.generation++
 		b.trials, b.successes = 0, 0
-		b.expiry = now.get().Add(b.openTimeout)
+		b.expiry = now.get() + b.openTimeout
 	}
 	return false
 }
@@ -258,7 +257,7 @@ func (b *Classic) setState(now *moment, to State) bool {
 	b.consecutiveFailures, b.trials, b.successes = 0, 0, 0
 	b.outcomes.Reset()
 	if to != StateClosed {
-		b.expiry = now.get().Add(b.openTimeout)
+		b.expiry = now.get() + b.openTimeout
 	}
 	return b.notify.push(from, to)
 }
@@ -267,11 +266,11 @@ func (b *Classic) setState(now *moment, to State) bool {
 // the closed state's hot path does not pay for reading the clock.
 type moment struct {
 	clock *clockReader
-	t     time.Time
+	t     time.Duration
 	read  bool
 }
 
-func (m *moment) get() time.Time {
+func (m *moment) get() time.Duration {
 	if !m.read {
 		m.t, m.read = m.clock.now(), true
 	}

@@ -91,7 +91,7 @@ func TestSREConcurrentTotals(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := hammer(t, b, clk, time.Millisecond, flapping)
-	requests, accepts := b.counts.Total(b.clock.offset(clk.Now()))
+	requests, accepts := b.counts.Total(clk.Since(b.clock.base))
 	if requests != hammerGoroutines*hammerCalls || accepts != res.successes.Load() {
 		t.Fatalf("window has %d requests, %d accepts; want %d, %d", requests, accepts, hammerGoroutines*hammerCalls, res.successes.Load())
 	}
@@ -242,7 +242,7 @@ func TestGroupConcurrent(t *testing.T) {
 			t.Fatalf("Each visited %q twice", key)
 		}
 		seen[key] = true
-		requests, _ := b.(*SRE).counts.Total(b.(*SRE).clock.offset(clk.Now()))
+		requests, _ := b.(*SRE).counts.Total(clk.Since(b.(*SRE).clock.base))
 		total += requests
 	})
 	if len(seen) != keys || total != hammerGoroutines*hammerCalls {

@@ -39,7 +39,7 @@ type SRE struct {
 
 	mu     sync.Mutex
 	counts *window.Window // Count: requests; Sum: accepts
-	last   time.Time      // the latest clock reading
+	last   time.Duration  // the latest clock reading, as an offset
 	state  State
 	notify notifier
 }
@@ -62,15 +62,12 @@ func NewSRE(opts ...Option) (*SRE, error) {
 
 // newSRE makes an SRE from checked options.
 func newSRE(o options) *SRE {
-	clk := newClockReader(o.clock)
-	now := clk.base
 	return &SRE{
 		rand:        o.rand,
-		clock:       clk,
+		clock:       newClockReader(o.clock),
 		k:           o.k,
 		minRequests: o.minRequests,
 		counts:      window.New(o.buckets, o.window/time.Duration(o.buckets)),
-		last:        now,
 		notify:      notifier{fn: o.onChange},
 	}
 }
@@ -83,7 +80,7 @@ func (b *SRE) Allow() (Permit, error) {
 	now := b.clock.now()
 	b.mu.Lock()
 	b.see(now)
-	p := b.probability(b.counts.Total(b.clock.offset(now)))
+	p := b.probability(b.counts.Total(now))
 	deliver := b.setState(p)
 	b.mu.Unlock()
 	if deliver {
@@ -95,7 +92,7 @@ func (b *SRE) Allow() (Permit, error) {
 	// Dropped. Counting the rejection raises p; the next evaluation of the
 	// state sees it.
 	b.mu.Lock()
-	b.counts.Add(b.clock.offset(b.last), 0)
+	b.counts.Add(b.last, 0)
 	b.mu.Unlock()
 	return Permit{}, errDropped
 }
@@ -119,7 +116,7 @@ func (b *SRE) observe() (State, float64) {
 	now := b.clock.now()
 	b.mu.Lock()
 	b.see(now)
-	p := b.probability(b.counts.Total(b.clock.offset(now)))
+	p := b.probability(b.counts.Total(now))
 	deliver := b.setState(p)
 	s := b.state
 	b.mu.Unlock()
@@ -130,10 +127,8 @@ func (b *SRE) observe() (State, float64) {
 }
 
 // see notes a clock reading. b.mu must be held.
-func (b *SRE) see(now time.Time) {
-	if now.After(b.last) {
-		b.last = now
-	}
+func (b *SRE) see(now time.Duration) {
+	b.last = max(b.last, now)
 }
 
 // record counts the outcome of a permitted request, as of the latest clock
@@ -144,9 +139,8 @@ func (b *SRE) record(success bool) {
 		accepted = 1
 	}
 	b.mu.Lock()
-	last := b.clock.offset(b.last)
-	b.counts.Add(last, accepted)
-	deliver := b.setState(b.probability(b.counts.Total(last)))
+	b.counts.Add(b.last, accepted)
+	deliver := b.setState(b.probability(b.counts.Total(b.last)))
 	b.mu.Unlock()
 	if deliver {
 		b.notify.deliver(&b.mu)
