@@ -4,9 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/bits"
 	"sync"
 	"sync/atomic"
+
+	"github.com/bulwark-go/bulwark/internal/fraction"
 )
 
 // ErrOverloaded means the detector is overloaded (or exiting overload) and
@@ -57,7 +58,7 @@ type State struct {
 // use and starts no goroutines: the owner feeds it samples.
 type Detector struct {
 	enter, exit   float64
-	targetPPB     int64 // target in parts per billion
+	target        fraction.PPB
 	enterN, exitN int
 	workers       int // 0: sample mode
 	onChange      func(from, to Phase, s State)
@@ -91,8 +92,8 @@ func New(opts ...Option) (*Detector, error) {
 	}
 	d := &Detector{
 		enter: o.enter, exit: o.exit,
-		targetPPB: int64(math.Round(o.target * ppb)),
-		enterN:    o.enterN, exitN: o.exitN,
+		target: fraction.FromFloat(o.target),
+		enterN: o.enterN, exitN: o.exitN,
 		workers:  o.workers,
 		onChange: o.onChange,
 	}
@@ -227,7 +228,7 @@ func (d *Detector) Observe(active, total int) State {
 	if to == Normal {
 		d.limit.Store(-1)
 	} else {
-		d.limit.Store(share(int64(total), d.targetPPB))
+		d.limit.Store(d.target.Of(int64(total)))
 	}
 	s := d.state
 	d.mu.Unlock()
@@ -272,16 +273,4 @@ func (d *Detector) exitIfDone() {
 	if d.state.Streak >= d.exitN {
 		d.state.Phase, d.state.Streak = Normal, 0
 	}
-}
-
-const ppb = 1_000_000_000
-
-// share returns ⌊total × p / ppb⌋ exactly, saturating at MaxInt64.
-func share(total, p int64) int64 {
-	hi, lo := bits.Mul64(uint64(total), uint64(p))
-	if hi >= ppb {
-		return math.MaxInt64
-	}
-	q, _ := bits.Div64(hi, lo, ppb)
-	return int64(min(q, math.MaxInt64))
 }

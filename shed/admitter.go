@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"sync"
 	"time"
 
 	"github.com/bulwark-go/bulwark/internal/clock"
+	"github.com/bulwark-go/bulwark/internal/fraction"
 )
 
 // Admitter admits requests by service level against a [Capacity], queueing
@@ -17,7 +17,7 @@ import (
 type Admitter struct {
 	capacity Capacity
 	clock    clock.Clock
-	shares   [Levels]int64 // parts per billion (shareScale)
+	shares   [Levels]fraction.PPB // exact, so ⌊share × limit⌋ never rounds the wrong way
 	queueCap int
 	maxWait  time.Duration
 
@@ -58,7 +58,7 @@ func New(capacity Capacity, opts ...Option) (*Admitter, error) {
 		maxWait:  o.maxWait,
 	}
 	for i, s := range o.shares {
-		a.shares[i] = int64(math.Round(s * shareScale))
+		a.shares[i] = fraction.FromFloat(s)
 	}
 	return a, nil
 }
@@ -183,7 +183,7 @@ func (a *Admitter) Recheck() {
 
 // fits reports whether one more request of level fits; a.mu must be held.
 func (a *Admitter) fits(level int, limit int64, limited bool) bool {
-	return !limited || a.inflight < shareOf(limit, a.shares[level-1])
+	return !limited || a.inflight < a.shares[level-1].Of(limit)
 }
 
 // admit counts one admitted request of level; a.mu must be held.

@@ -1,7 +1,5 @@
 package shed
 
-import "math/bits"
-
 // Capacity supplies the current concurrency limit that an [Admitter] divides
 // among the levels. limited = false means "no limit now": every level is
 // admitted. The adaptive (BBR) limiter, a gateway pool's capacity estimate
@@ -22,14 +20,3 @@ var _ Capacity = Fixed(0)
 
 // Capacity returns (int64(f), true).
 func (f Fixed) Capacity() (int64, bool) { return int64(f), true }
-
-// shareOf returns ⌊limit × ppb / shareScale⌋ exactly, or 0 for limit ≤ 0.
-// ppb ≤ shareScale, so the result never exceeds limit.
-func shareOf(limit, ppb int64) int64 {
-	if limit <= 0 {
-		return 0
-	}
-	hi, lo := bits.Mul64(uint64(limit), uint64(ppb))
-	q, _ := bits.Div64(hi, lo, shareScale) // hi < shareScale because ppb ≤ shareScale
-	return int64(q)
-}

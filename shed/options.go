@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/bulwark-go/bulwark/internal/clock"
+	"github.com/bulwark-go/bulwark/internal/fraction"
 )
 
 // Levels is the number of service levels. Valid levels are 1..Levels;
@@ -21,10 +22,6 @@ const (
 // DefaultShares are the shares of the limit that levels 1..4 may use when
 // [WithShares] is not given.
 var DefaultShares = [Levels]float64{1.0, 0.9, 0.75, 0.6}
-
-// shareScale is the fixed-point scale of a share: shares are kept in parts
-// per billion so that ⌊share × limit⌋ is exact integer arithmetic.
-const shareScale = 1_000_000_000
 
 // Option configures an [Admitter].
 type Option func(*options) error
@@ -48,7 +45,7 @@ func defaultOptions() options {
 func WithShares(shares [Levels]float64) Option {
 	return func(o *options) error {
 		for i, s := range shares {
-			if math.IsNaN(s) || s <= 0 || s > 1 || math.Round(s*shareScale) < 1 {
+			if math.IsNaN(s) || s <= 0 || s > 1 || fraction.FromFloat(s) < 1 {
 				return fmt.Errorf("shed: WithShares: level %d share must be in (0, 1], got %v", i+1, s)
 			}
 			if i > 0 && s > shares[i-1] {

@@ -32,7 +32,7 @@ func (a *Admitter) Stats() Stats {
 	for i := range a.levels {
 		l := &a.levels[i]
 		s.Levels[i] = LevelStats{
-			Limit:    shareOf(limit, a.shares[i]),
+			Limit:    a.shares[i].Of(limit),
 			Inflight: l.inflight,
 			Queued:   l.queue.n,
 			Admitted: l.admitted,

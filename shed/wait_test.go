@@ -3,8 +3,6 @@ package shed
 import (
 	"context"
 	"errors"
-	"math"
-	"math/big"
 	"testing"
 	"time"
 )
@@ -65,25 +63,4 @@ func TestCheckQueueWaitDoesNotAllocate(t *testing.T) {
 	}); n != 0 {
 		t.Fatalf("%v allocs per run, want 0", n)
 	}
-}
-
-// FuzzShareOf checks the fixed-point ⌊limit × share⌋ against exact big-int
-// arithmetic.
-func FuzzShareOf(f *testing.F) {
-	f.Add(int64(10), int64(900_000_000))
-	f.Add(int64(math.MaxInt64), int64(shareScale))
-	f.Add(int64(-1), int64(1))
-	f.Fuzz(func(t *testing.T, limit, ppb int64) {
-		if ppb < 1 || ppb > shareScale {
-			t.Skip()
-		}
-		want := int64(0)
-		if limit > 0 {
-			p := new(big.Int).Mul(big.NewInt(limit), big.NewInt(ppb))
-			want = p.Quo(p, big.NewInt(shareScale)).Int64()
-		}
-		if got := shareOf(limit, ppb); got != want || got > max(limit, 0) {
-			t.Fatalf("shareOf(%d, %d) = %d, want %d", limit, ppb, got, want)
-		}
-	})
 }
