@@ -77,15 +77,7 @@ func newSRE(o options) *SRE {
 // error wraps ErrOpen. It draws a random number only while the drop
 // probability is above 0.
 func (b *SRE) Allow() (Permit, error) {
-	now := b.clock.now()
-	b.mu.Lock()
-	b.see(now)
-	p := b.probability(b.counts.Total(now))
-	deliver := b.setState(p)
-	b.mu.Unlock()
-	if deliver {
-		b.notify.deliver(&b.mu)
-	}
+	_, p := b.observe()
 	if p == 0 || b.rand() >= p { // rand is user code: called with no lock held
 		return Permit{r: (*sreRecorder)(b)}, nil
 	}
