@@ -1,0 +1,69 @@
+package config
+
+import "reflect"
+
+// Equal reports whether two services have the same configuration, so that a reload can keep
+// the breakers, limiters and host state of services that did not change. It compares every
+// field, Name included, through pointers (two *bool pointing at true are equal), and treats a
+// nil map or slice as equal to an empty one, since both mean "none". Order matters in lists:
+// hosts in another order are another configuration. Compare validated services: an unset
+// field and its explicit default differ until Validate fills the default. Equal(nil, nil) is
+// true; nil is not equal to any non-nil service.
+func Equal(a, b *Service) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return equalValue(reflect.ValueOf(a).Elem(), reflect.ValueOf(b).Elem())
+}
+
+// equalValue is reflect.DeepEqual with nil and empty maps and slices equal. Service holds no
+// cycles, functions or channels, so a plain recursion suffices.
+func equalValue(a, b reflect.Value) bool {
+	switch a.Kind() {
+	case reflect.Pointer:
+		if a.IsNil() || b.IsNil() {
+			return a.IsNil() == b.IsNil()
+		}
+		return equalValue(a.Elem(), b.Elem())
+	case reflect.Struct:
+		for i := range a.NumField() {
+			if !equalValue(a.Field(i), b.Field(i)) {
+				return false
+			}
+		}
+		return true
+	case reflect.Map:
+		if a.Len() != b.Len() {
+			return false
+		}
+		iter := a.MapRange()
+		for iter.Next() {
+			bv := b.MapIndex(iter.Key())
+			if !bv.IsValid() || !equalValue(iter.Value(), bv) {
+				return false
+			}
+		}
+		return true
+	case reflect.Slice, reflect.Array:
+		if a.Len() != b.Len() {
+			return false
+		}
+		for i := range a.Len() {
+			if !equalValue(a.Index(i), b.Index(i)) {
+				return false
+			}
+		}
+		return true
+	case reflect.String:
+		return a.String() == b.String()
+	case reflect.Bool:
+		return a.Bool() == b.Bool()
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return a.Int() == b.Int()
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return a.Uint() == b.Uint()
+	case reflect.Float32, reflect.Float64:
+		return a.Float() == b.Float()
+	}
+	panic("config: Equal cannot compare " + a.Type().String())
+}

@@ -1,0 +1,171 @@
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"reflect"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+)
+
+// Summary writes a one-screen overview of a validated Config for `bulwark check`: this
+// gateway, the centers, the services with their protections, the routes, the entry limits and
+// the block rules, in aligned columns. It never prints the admin token, only whether one is
+// set. Write errors are ignored (the writer is a terminal or a buffer).
+func (c *Config) Summary(w io.Writer) {
+	var buf bytes.Buffer
+	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
+	defer func() {
+		tw.Flush()
+		// An empty last cell leaves the padding of the one before it; drop it.
+		for l := range strings.Lines(buf.String()) {
+			io.WriteString(w, strings.TrimRight(l, " \n")+"\n")
+		}
+	}()
+	line := func(cells ...string) { fmt.Fprintln(tw, strings.Join(cells, "\t")) }
+
+	scheme := "http"
+	if c.TLS != nil {
+		scheme = "https"
+	}
+	token := "no token"
+	if c.Admin.Token != "" {
+		token = "token set"
+	}
+	line("center", c.Center)
+	line("instance", c.Instance)
+	line("listen", c.Listen+" ("+scheme+")")
+	line("admin", c.Admin.Listen+" ("+token+")")
+	line("retry", onOff(c.Retry.Enabled)+", period "+c.Retry.Period.String())
+	line("")
+
+	line("CENTER", "PRIMARY", "GATEWAY")
+	for _, name := range sortedKeys(c.Centers) {
+		ce := c.Centers[name]
+		primary := ""
+		if ce.Primary {
+			primary = "primary"
+		}
+		if name == c.Center {
+			name += " (this)"
+		}
+		line(name, primary, ce.Gateway)
+	}
+	line("")
+
+	line("SERVICE", "LEVEL", "HOSTS", "TIMEOUT avg/hwm/max", "BREAKER", "RATE LIMIT", "CONCURRENCY", "FAILOVER", "HEALTH")
+	for _, name := range sortedKeys(c.Services) {
+		s := c.Services[name]
+		line(name, strconv.Itoa(s.Level), hostCounts(s.Upstreams),
+			s.Timeout.Tavg.String()+"/"+s.Timeout.Thwm.String()+"/"+s.Timeout.Tmax.String(),
+			breakerText(&s.Breaker), rateLimitText(s.RateLimit), concurrencyText(&s.Concurrency),
+			failoverText(&s.Failover), healthText(&s.Health))
+	}
+	line("")
+
+	line("ROUTE", "HOST", "PATH", "METHODS", "SERVICE", "LEVEL", "WRITE")
+	for i, r := range c.Routes {
+		level := "service"
+		if r.Level != 0 {
+			level = strconv.Itoa(r.Level)
+		}
+		write := ""
+		if r.Write {
+			write = "write"
+		}
+		line(strconv.Itoa(i), orAny(r.Host), r.Path, orAny(strings.Join(r.Methods, ",")), r.Service, level, write)
+	}
+
+	if len(c.Limits) > 0 {
+		line("")
+		line("LIMIT", "KEY", "RATE", "PATHS")
+		for i, l := range c.Limits {
+			line(strconv.Itoa(i), l.Key, strconv.Itoa(l.Limit)+"/"+l.Per.String(), orAny(strings.Join(l.Paths, ",")))
+		}
+	}
+	if len(c.Block) > 0 {
+		line("")
+		line("BLOCK", "MATCH")
+		for i, b := range c.Block {
+			match := "ip in " + b.CIDR
+			if b.Header != "" {
+				match = "header " + b.Header + " ~ " + b.Pattern
+			}
+			line(strconv.Itoa(i), match)
+		}
+	}
+}
+
+func hostCounts(up map[string][]string) string {
+	if len(up) == 0 {
+		return "-"
+	}
+	parts := make([]string, 0, len(up))
+	for _, center := range sortedKeys(up) {
+		parts = append(parts, center+"="+strconv.Itoa(len(up[center])))
+	}
+	return strings.Join(parts, " ")
+}
+
+func breakerText(b *Breaker) string {
+	if b.Kind == "classic" {
+		return fmt.Sprintf("classic ratio %g/%s", b.FailureRatio, b.Window)
+	}
+	return fmt.Sprintf("sre k=%g/%s", b.K, b.Window)
+}
+
+func rateLimitText(r *RateLimit) string {
+	if r == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%s %d/%s", r.Algorithm, r.Limit, r.Per)
+}
+
+func concurrencyText(c *Concurrency) string {
+	limit := "no max"
+	if c.Max > 0 {
+		limit = "max " + strconv.Itoa(c.Max)
+	}
+	return limit + ", wait " + c.MaxWait.String()
+}
+
+func failoverText(f *Failover) string {
+	if !Bool(f.Enabled, true) {
+		return "off"
+	}
+	if len(f.On) == len(Reasons) && reflect.DeepEqual(sortedCopy(f.On), sortedCopy(Reasons)) {
+		return "all reasons"
+	}
+	return strings.Join(f.On, ",")
+}
+
+func healthText(h *Health) string {
+	if h.Path == "" {
+		return "passive only"
+	}
+	return h.Path + " every " + h.Interval.String()
+}
+
+func onOff(b *bool) string {
+	if Bool(b, true) {
+		return "on"
+	}
+	return "off"
+}
+
+func orAny(s string) string {
+	if s == "" {
+		return "*"
+	}
+	return s
+}
+
+func sortedCopy(s []string) []string {
+	m := make(map[string]bool, len(s))
+	for _, v := range s {
+		m[v] = true
+	}
+	return sortedKeys(m)
+}
