@@ -82,10 +82,18 @@ func (t Ticket) Done() {
 	if a == nil {
 		return
 	}
-	limit, limited := a.capacity.Capacity()
 	a.mu.Lock()
 	a.inflight--
 	a.levels[t.level-1].inflight--
+	waiting := a.queued > 0
+	a.mu.Unlock()
+	if !waiting {
+		// Nobody to promote: skip the Capacity call, which may read a clock. A request that
+		// queues after the unlock saw this slot free under the lock, so it is not stranded.
+		return
+	}
+	limit, limited := a.capacity.Capacity()
+	a.mu.Lock()
 	if a.queued > 0 {
 		a.promote(limit, limited)
 	}

@@ -5,7 +5,8 @@ package shed
 // admitted. The adaptive (BBR) limiter, a gateway pool's capacity estimate
 // and the overload detector implement it.
 //
-// Capacity is called on every Admit and Done, outside the Admitter's lock, so
+// Capacity is called on every Admit, and on Done while requests wait in the
+// queue, always outside the Admitter's lock, so
 // it must be safe for concurrent use and should be cheap. It may call back
 // into the Admitter (Stats, for example) without deadlocking.
 type Capacity interface {
