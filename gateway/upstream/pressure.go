@@ -1,0 +1,152 @@
+package upstream
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bulwark-go/bulwark/adaptive"
+)
+
+// Settings of the pressure estimate.
+const (
+	// PressureRefresh: the latency-inflation reading is recomputed at most this
+	// often (the adaptive limiter's bucket width).
+	PressureRefresh = 100 * time.Millisecond
+	// RecentWindow: recentRt is the mean attempt round trip over the last
+	// RecentWindow (in PressureRefresh buckets, the current one partial).
+	RecentWindow = time.Second
+	// PressureMinSamples: with fewer completed attempts than this in the recent
+	// window the latency reading is 0: too little evidence of queueing.
+	PressureMinSamples = 10
+)
+
+// Capacity returns the pool's concurrency limit and whether it applies now, for
+// shed.Admitter: the adaptive limiter's maxPass × minRt estimate (Unlimited
+// before any), limited while the pool's pressure is ≥ PressureThreshold. See
+// the package comment. Safe for concurrent use, allocation-free.
+func (p *Pool) Capacity() (limit int64, limited bool) { return p.limiter.Capacity() }
+
+// PressureStatus is the pool's pressure for the admin /status.
+type PressureStatus struct {
+	Limit    int64 `json:"limit"`   // maxPass × minRt in requests; adaptive.Unlimited before any estimate
+	Limited  bool  `json:"limited"` // pressure ≥ 500 ‰: shed applies Limit
+	Inflight int64 `json:"inflight"`
+	// PerMille is the pressure: 1000 while a host reported overload within
+	// OverloadFor, else 1000 × (1 − MinRt/RecentRt) clamped to 0..1000.
+	PerMille         int64         `json:"pressure_per_mille"`
+	MinRt            time.Duration `json:"min_rt_ns"`    // the limiter's least bucket mean round trip; 0 = none yet
+	RecentRt         time.Duration `json:"recent_rt_ns"` // mean round trip over the last ~RecentWindow
+	MaxPassPerSecond float64       `json:"max_pass_per_second"`
+	OverloadedHosts  []string      `json:"overloaded_hosts,omitempty"` // hosts within OverloadFor of an overload report
+}
+
+// Pressure returns the pool's pressure estimate.
+func (p *Pool) Pressure() PressureStatus {
+	st := p.limiter.Stats() // reads the gate, refreshing it if due
+	ps := PressureStatus{
+		Limit:            st.MaxInflight,
+		Limited:          st.Limited,
+		Inflight:         st.InFlight,
+		PerMille:         st.CPU,
+		MinRt:            st.MinRt,
+		RecentRt:         time.Duration(p.gate.recentRt.Load()),
+		MaxPassPerSecond: st.MaxPassPerSecond,
+	}
+	now := int64(p.now())
+	for _, h := range p.hosts {
+		if h.overloadUntil.Load() > now {
+			ps.OverloadedHosts = append(ps.OverloadedHosts, h.addr)
+		}
+	}
+	return ps
+}
+
+// pressureGate is the adaptive limiter's "CPU" reading: the pool's pressure in
+// per mille. The limiter consults it on Capacity and Stats.
+type pressureGate struct {
+	pool     *Pool
+	mu       sync.Mutex   // held (TryLock) by the goroutine recomputing
+	next     atomic.Int64 // offset from which a recompute is due
+	perMille atomic.Int64 // latency inflation, as of the latest recompute
+	recentRt atomic.Int64 // ns
+}
+
+var _ adaptive.CPU = (*pressureGate)(nil)
+
+// Usage returns the pressure: 1000 while any host of the pool is within
+// OverloadFor of an overload report, else the cached latency inflation, which
+// it recomputes first when PressureRefresh has passed. Cheap and safe for
+// concurrent use; a call made while another goroutine recomputes (including the
+// limiter's own Stats call inside the recompute) returns the cached value.
+func (g *pressureGate) Usage() int64 {
+	p := g.pool
+	now := p.now()
+	if p.overload.Load() > int64(now) {
+		return 1000
+	}
+	if int64(now) >= g.next.Load() && g.mu.TryLock() {
+		g.recompute(now)
+		g.mu.Unlock()
+	}
+	return g.perMille.Load()
+}
+
+// recompute takes minRt from the limiter and recentRt from the round-trip
+// ring. g.mu must be held.
+func (g *pressureGate) recompute(now time.Duration) {
+	p := g.pool
+	g.next.Store(int64(now + PressureRefresh))
+	minRt := p.limiter.Stats().MinRt // its CPU read comes back here and takes the cached value
+	recent, n := p.rts.mean(now)
+	g.recentRt.Store(recent)
+	var perMille int64
+	if n >= PressureMinSamples && minRt > 0 && recent > int64(minRt) {
+		perMille = min(1000*(recent-int64(minRt))/recent, 1000)
+	}
+	g.perMille.Store(perMille)
+}
+
+// rtRing sums attempt round trips in PressureRefresh-wide buckets, lock-free:
+// Done adds to the bucket of its clock reading, resetting a bucket left from an
+// earlier lap first. A sample that races with a reset may be lost; the mean is
+// an estimate.
+type rtRing [16]rtBucket
+
+type rtBucket struct {
+	epoch      atomic.Int64 // 1 + the bucket's index (offset / PressureRefresh); 0 = unused
+	sum, count atomic.Int64
+}
+
+// recentBuckets is how many buckets, the current one included, make the
+// recent window: about RecentWindow.
+const recentBuckets = int64(RecentWindow / PressureRefresh)
+
+func (r *rtRing) add(now, rt time.Duration) {
+	e := int64(max(now, 0)/PressureRefresh) + 1
+	b := &r[e%int64(len(r))]
+	if old := b.epoch.Load(); old < e && b.epoch.CompareAndSwap(old, e) {
+		b.sum.Store(0)
+		b.count.Store(0)
+	}
+	b.sum.Add(int64(rt))
+	b.count.Add(1)
+}
+
+// mean returns the mean round trip (ns) over the recent window and how many
+// attempts it covers.
+func (r *rtRing) mean(now time.Duration) (mean, n int64) {
+	e := int64(max(now, 0)/PressureRefresh) + 1
+	var sum int64
+	for k := range min(recentBuckets, e) {
+		b := &r[(e-k)%int64(len(r))]
+		if b.epoch.Load() == e-k {
+			sum += b.sum.Load()
+			n += b.count.Load()
+		}
+	}
+	if n > 0 {
+		mean = sum / n
+	}
+	return mean, n
+}
