@@ -146,6 +146,10 @@ func (l *Limiter) Capacity() (limit int64, limited bool) {
 	return limit, limited
 }
 
+// Inflight returns the number of requests admitted (by Allow or Start) and not
+// yet Done. It is one atomic load.
+func (l *Limiter) Inflight() int64 { return l.inflight.Load() }
+
 // Stats is a snapshot of a Limiter for metrics.
 type Stats struct {
 	// CPU is the CPU reading in per mille; 1000 when no CPU source is set.
