@@ -114,6 +114,12 @@ type Protection struct {
 	// LevelShares maps a level (1..4) to the share of the limit that level may use under
 	// pressure. Missing levels keep their defaults 1.0, 0.9, 0.75, 0.6.
 	LevelShares map[int]float64 `yaml:"level_shares"`
+	// Queue and MaxWait bound the priority queue of the gateway-wide admission: a request
+	// that finds its level's share used up waits up to MaxWait for a slot, level 1 first,
+	// instead of being shed at once. With small limits (a fast gateway holds a handful of
+	// requests in flight) this is what keeps level 1 whole. Defaults 128 and 100ms.
+	Queue   int      `yaml:"queue"`
+	MaxWait Duration `yaml:"max_wait"`
 	// Shares is LevelShares resolved to an array (index 0 = level 1). Filled by Validate.
 	Shares [4]float64 `yaml:"-"`
 }
@@ -126,6 +132,12 @@ type Adaptive struct {
 	Buckets      int      `yaml:"buckets"`       // default 100
 	// CPU pins the CPU reading in per mille instead of sampling it (tests, drills). 0 = sample.
 	CPU int64 `yaml:"cpu"`
+	// SampleInterval is how often the CPU is sampled; default 250ms. SampleDecay is the weight
+	// β of the old average in each sample's moving average, in (0, 1); default 0.95. Together
+	// they set how fast the reading follows the CPU: with the defaults it takes about 8 s of
+	// full load to reach 800 ‰.
+	SampleInterval Duration `yaml:"sample_interval"`
+	SampleDecay    float64  `yaml:"sample_decay"`
 }
 
 // HTTP holds the proxy listener's HTTP limits.

@@ -170,6 +170,13 @@ func (c *Config) validateProtection(p *problems) {
 	if a.CPU > 1000 {
 		p.add("protection.adaptive.cpu", "%d is outside 0..1000 (per mille; 0 = sample the CPU)", a.CPU)
 	}
+	defInt(&c.Protection.Queue, 128)
+	defDur(&c.Protection.MaxWait, 100*time.Millisecond)
+	defDur(&a.SampleInterval, 250*time.Millisecond)
+	defFloat(&a.SampleDecay, 0.95)
+	if a.SampleDecay >= 1 {
+		p.add("protection.adaptive.sample_decay", "%v is outside (0, 1): the weight of the old average in each sample", a.SampleDecay)
+	}
 	defDur(&a.Window, 10*time.Second)
 	defInt(&a.Buckets, 100)
 	if a.Window.D()/time.Duration(max(a.Buckets, 1)) < time.Millisecond {

@@ -23,14 +23,23 @@ const (
 
 // Capacity returns the pool's concurrency limit and whether it applies now, for
 // shed.Admitter: the adaptive limiter's maxPass × minRt estimate (Unlimited
-// before any), limited while the pool's pressure is ≥ PressureThreshold. See
-// the package comment. Safe for concurrent use, allocation-free.
-func (p *Pool) Capacity() (limit int64, limited bool) { return p.limiter.Capacity() }
+// before any), limited while a host reports overload, or while the pool's
+// pressure is ≥ PressureThreshold AND the pool holds more attempts than the
+// estimate. Latency inflation alone is not saturation: at low use a small rise
+// (0.3 ms to 2 ms) reads as high inflation over a tiny estimate. See the package
+// comment. Safe for concurrent use, allocation-free.
+func (p *Pool) Capacity() (limit int64, limited bool) {
+	limit, limited = p.limiter.Capacity()
+	if limited && p.limiter.Inflight() <= limit && p.overload.Load() <= int64(p.now()) {
+		limited = false
+	}
+	return limit, limited
+}
 
 // PressureStatus is the pool's pressure for the admin /status.
 type PressureStatus struct {
 	Limit    int64 `json:"limit"`   // maxPass × minRt in requests; adaptive.Unlimited before any estimate
-	Limited  bool  `json:"limited"` // pressure ≥ 500 ‰: shed applies Limit
+	Limited  bool  `json:"limited"` // Capacity's verdict: shed applies Limit
 	Inflight int64 `json:"inflight"`
 	// PerMille is the pressure: 1000 while a host reported overload within
 	// OverloadFor, else 1000 × (1 − MinRt/RecentRt) clamped to 0..1000.
@@ -44,9 +53,10 @@ type PressureStatus struct {
 // Pressure returns the pool's pressure estimate.
 func (p *Pool) Pressure() PressureStatus {
 	st := p.limiter.Stats() // reads the gate, refreshing it if due
+	_, limited := p.Capacity()
 	ps := PressureStatus{
 		Limit:            st.MaxInflight,
-		Limited:          st.Limited,
+		Limited:          limited,
 		Inflight:         st.InFlight,
 		PerMille:         st.CPU,
 		MinRt:            st.MinRt,

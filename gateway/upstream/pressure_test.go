@@ -15,8 +15,9 @@ var _ shed.Capacity = (*Pool)(nil)
 
 // TestPressureFromLatencyInflation: on a fake clock, attempts of 10 ms teach
 // the limiter minRt = 10 ms; recent attempts of 30 ms read as pressure
-// 1000 × (1 − 10/30) = 666 ‰, at or above 500 ‰: limited. Back at 10 ms the
-// pressure falls to 0 within the recent window.
+// 1000 × (1 − 10/30) = 666 ‰, at or above 500 ‰, which limits the pool once it
+// holds more attempts than its estimate. Back at 10 ms the pressure falls to 0
+// within the recent window.
 func TestPressureFromLatencyInflation(t *testing.T) {
 	p, clk, _ := fakePool(t, Options{Hosts: addrs(1)})
 	run := func(rt time.Duration, d time.Duration) {
@@ -40,13 +41,21 @@ func TestPressureFromLatencyInflation(t *testing.T) {
 	}
 	run(30*time.Millisecond, 1500*time.Millisecond)
 	ps = p.Pressure()
-	if !ps.Limited || ps.PerMille != 666 || ps.RecentRt != 30*time.Millisecond {
-		t.Fatalf("30 ms against minRt 10 ms: %+v, want 666 ‰, limited", ps)
+	if ps.Limited || ps.PerMille != 666 || ps.RecentRt != 30*time.Millisecond {
+		t.Fatalf("30 ms against minRt 10 ms, nothing in flight: %+v, want 666 ‰, not limited", ps)
 	}
-	// maxPass 10 per 100 ms bucket × minRt 10 ms / 100 ms = 1 in flight.
+	// maxPass 10 per 100 ms bucket × minRt 10 ms / 100 ms = 1 in flight: a
+	// second attempt in flight is beyond the estimate.
+	a1, _ := p.Acquire(nil)
+	if limit, limited := p.Capacity(); limit != 1 || limited {
+		t.Fatalf("one in flight: Capacity = %d, %v; want 1, not limited", limit, limited)
+	}
+	a2, _ := p.Acquire(nil)
 	if limit, limited := p.Capacity(); limit != 1 || !limited {
-		t.Fatalf("Capacity = %d, %v; want 1, limited", limit, limited)
+		t.Fatalf("two in flight: Capacity = %d, %v; want 1, limited", limit, limited)
 	}
+	a1.Done(Outcome{Latency: 30 * time.Millisecond})
+	a2.Done(Outcome{Latency: 30 * time.Millisecond})
 	run(10*time.Millisecond, 1500*time.Millisecond)
 	if ps = p.Pressure(); ps.Limited || ps.PerMille != 0 {
 		t.Fatalf("back to 10 ms: %+v, want not limited", ps)

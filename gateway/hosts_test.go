@@ -1,0 +1,90 @@
+package gateway
+
+import (
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bulwark-go/bulwark/gateway/config"
+	"github.com/bulwark-go/bulwark/gateway/upstream"
+)
+
+// oneCenter is a gateway with one songs service over the given backends and no remote.
+func oneCenter(t *testing.T, hosts []*backend, edit func(*config.Service)) (*Gateway, string) {
+	t.Helper()
+	ln := listen(t)
+	addrs := map[string]string{"sz": ln.Addr().String(), "sh": "127.0.0.1:1"}
+	cfg := testConfig("sz", addrs)
+	delete(cfg.Centers, "sh")
+	var list []string
+	for _, h := range hosts {
+		list = append(list, h.addr)
+	}
+	svc := addService(cfg, "songs", 1, map[string][]string{"sz": list}, false)
+	svc.Health.Path = "/healthz"
+	if edit != nil {
+		edit(svc)
+	}
+	g, _ := startGateway(t, cfg, ln)
+	return g, "http://" + ln.Addr().String()
+}
+
+// TestOneOfTwoHostsDies: local retry of unsent requests, then ejection, keep clients at
+// ≥ 99.9 % success, and the dead host stops getting picked within 2 s.
+func TestOneOfTwoHostsDies(t *testing.T) {
+	a, b := newBackend(t, "a"), newBackend(t, "b")
+	g, url := oneCenter(t, []*backend{a, b}, nil)
+	var killedAt atomic.Int64 // unix ns
+	timer := time.AfterFunc(time.Second, func() { killedAt.Store(time.Now().UnixNano()); b.kill() })
+	defer timer.Stop()
+	var ejectedAfter time.Duration
+	done := make(chan struct{})
+	go func() { // watch the host state through the status API
+		defer close(done)
+		for deadline := time.Now().Add(6 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if killedAt.Load() == 0 {
+				continue
+			}
+			for _, h := range g.Status().Services[0].Hosts {
+				if h.Addr == b.addr && h.State != upstream.Healthy && ejectedAfter == 0 {
+					ejectedAfter = time.Since(time.Unix(0, killedAt.Load()))
+				}
+			}
+		}
+	}()
+	rs := drive(t, 100, 5*time.Second, get(url+"/api/songs"))
+	<-done
+	rate := successRate(rs)
+	t.Logf("success %.4f over %d requests; dead host out of rotation after %v", rate, len(rs), ejectedAfter)
+	for i, s := range perSecond(rs) {
+		t.Logf("second %d: %v", i, summarize(s))
+	}
+	if rate < 0.999 {
+		t.Errorf("success %.4f, want ≥ 0.999: %v", rate, summarize(rs))
+	}
+	if ejectedAfter == 0 || ejectedAfter > 2*time.Second {
+		t.Errorf("dead host left rotation after %v, want within 2s", ejectedAfter)
+	}
+	// Recovery: the host comes back after healthy_after good probes.
+	b.revive()
+	eventually(t, 5*time.Second, "the revived host to be healthy", func() bool {
+		for _, h := range g.Status().Services[0].Hosts {
+			if h.Addr == b.addr {
+				return h.State == upstream.Healthy
+			}
+		}
+		return false
+	})
+	before := b.hits.Load()
+	for i := 0; i < 50; i++ {
+		resp, err := http.Get(url + "/api/songs")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	if b.hits.Load() == before {
+		t.Error("the recovered host gets no traffic")
+	}
+}
