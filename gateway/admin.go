@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/bulwark-go/bulwark/adaptive"
 	"net/http"
 	"net/http/pprof"
 	"sort"
@@ -49,8 +50,8 @@ func (g *Gateway) adminAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token := g.Config().Admin.Token
 		if token != "" {
-			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
+			scheme, got, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+			if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="bulwark-admin"`)
 				writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing or wrong bearer token"})
 				return
@@ -94,7 +95,7 @@ type CenterStatus struct {
 type AdaptiveStatus struct {
 	CPU         int64      `json:"cpu_permille"`
 	Inflight    int64      `json:"inflight"`
-	MaxInflight int64      `json:"max_inflight"`
+	MaxInflight int64      `json:"max_inflight"` // -1 while there is no estimate
 	MinRt       string     `json:"min_rt"`
 	MaxPassPS   float64    `json:"max_pass_per_second"`
 	Limited     bool       `json:"limited"`
@@ -115,8 +116,8 @@ func (g *Gateway) Status() Status {
 	sort.Slice(s.Centers, func(i, j int) bool { return s.Centers[i].Name < s.Centers[j].Name })
 	if st.bbr != nil {
 		b := st.bbr.Stats()
-		s.Adaptive = &AdaptiveStatus{CPU: b.CPU, Inflight: b.InFlight, MaxInflight: b.MaxInflight,
-			MinRt: b.MinRt.String(), MaxPassPS: b.MaxPassPerSecond, Limited: b.Limited, Admission: st.admit.Stats()}
+		s.Adaptive = &AdaptiveStatus{CPU: b.CPU, Inflight: b.InFlight, MaxInflight: shownLimit(b.MaxInflight),
+			MinRt: b.MinRt.String(), MaxPassPS: b.MaxPassPerSecond, Limited: b.Limited, Admission: shownStats(st.admit.Stats())}
 	}
 	for _, name := range sortedKeys(st.services) {
 		svc := st.services[name]
@@ -128,6 +129,24 @@ func (g *Gateway) Status() Status {
 			}
 		}
 		s.Services = append(s.Services, ss)
+	}
+	return s
+}
+
+// shownLimit is a limit as /status shows it: -1 while there is no estimate yet, instead of
+// adaptive.Unlimited, which JSON readers cannot hold exactly.
+func shownLimit(v int64) int64 {
+	if v == adaptive.Unlimited {
+		return -1
+	}
+	return v
+}
+
+// shownStats is s with its limits as shownLimit shows them.
+func shownStats(s shed.Stats) shed.Stats {
+	s.Limit = shownLimit(s.Limit)
+	for i := range s.Levels {
+		s.Levels[i].Limit = shownLimit(s.Levels[i].Limit)
 	}
 	return s
 }

@@ -65,6 +65,7 @@ type Gateway struct {
 	ln, adminLn   net.Listener
 	srv, adminSrv *http.Server
 	started       atomic.Bool
+	stopped       atomic.Bool
 	stopOnce      sync.Once
 }
 
@@ -288,6 +289,9 @@ func (g *Gateway) Reload(cfg *config.Config) error {
 		(old.cfg.Retry.Enabled == nil) != (cfg.Retry.Enabled == nil) {
 		g.switches.SetGlobal(config.Bool(cfg.Retry.Enabled, true))
 	}
+	if g.stopped.Load() {
+		return errors.New("gateway: reload: the gateway is shut down")
+	}
 	if g.started.Load() {
 		for name, s := range st.services {
 			if old.services[name] != s {
@@ -409,6 +413,9 @@ func (g *Gateway) AdminAddr() string {
 func (g *Gateway) Shutdown(ctx context.Context) error {
 	var err error
 	g.stopOnce.Do(func() {
+		g.reloadMu.Lock() // a reload in progress finishes first; later ones are refused
+		g.stopped.Store(true)
+		g.reloadMu.Unlock()
 		st := g.state.Load()
 		ctx, cancel := context.WithTimeout(ctx, st.cfg.ShutdownGrace.D())
 		defer cancel()

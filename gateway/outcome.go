@@ -46,20 +46,21 @@ type rejection struct {
 }
 
 var (
-	rejNoRoute   = rejection{http.StatusNotFound, "no_route", metrics.OutcomeNoRoute, 0}
-	rejBlocked   = rejection{http.StatusForbidden, "blocked", metrics.OutcomeBlocked, 0}
-	rejShed      = rejection{http.StatusServiceUnavailable, "shed", metrics.OutcomeShed, time.Second}
-	rejQueue     = rejection{http.StatusServiceUnavailable, "queue_timeout", metrics.OutcomeQueueTimeout, time.Second}
-	rejDeadline  = rejection{http.StatusServiceUnavailable, "deadline", metrics.OutcomeDeadline, time.Second}
-	rejBreaker   = rejection{http.StatusServiceUnavailable, "breaker_open", metrics.OutcomeBreakerOpen, time.Second}
-	rejDegraded  = rejection{http.StatusServiceUnavailable, "degraded", metrics.OutcomeDegraded, time.Second}
-	rejNoHost    = rejection{http.StatusServiceUnavailable, "no_host", metrics.OutcomeUpstreamError, time.Second}
-	rejTooLarge  = rejection{http.StatusRequestEntityTooLarge, "body_too_large", metrics.OutcomeBadRequest, 0}
-	rejBadDeadln = rejection{http.StatusBadRequest, "bad_deadline", metrics.OutcomeBadRequest, 0}
-	rejConnect   = rejection{http.StatusBadGateway, "upstream_connect", metrics.OutcomeUpstreamError, 0}
-	rejUpstream  = rejection{http.StatusBadGateway, "upstream_error", metrics.OutcomeUpstreamError, 0}
-	rejTimeout   = rejection{http.StatusGatewayTimeout, "upstream_timeout", metrics.OutcomeUpstreamError, 0}
-	rejCanceled  = rejection{499, "client_closed", metrics.OutcomeUpstreamError, 0}
+	rejConnectMethod = rejection{http.StatusMethodNotAllowed, "connect_not_allowed", metrics.OutcomeBadRequest, 0}
+	rejNoRoute       = rejection{http.StatusNotFound, "no_route", metrics.OutcomeNoRoute, 0}
+	rejBlocked       = rejection{http.StatusForbidden, "blocked", metrics.OutcomeBlocked, 0}
+	rejShed          = rejection{http.StatusServiceUnavailable, "shed", metrics.OutcomeShed, time.Second}
+	rejQueue         = rejection{http.StatusServiceUnavailable, "queue_timeout", metrics.OutcomeQueueTimeout, time.Second}
+	rejDeadline      = rejection{http.StatusServiceUnavailable, "deadline", metrics.OutcomeDeadline, time.Second}
+	rejBreaker       = rejection{http.StatusServiceUnavailable, "breaker_open", metrics.OutcomeBreakerOpen, time.Second}
+	rejDegraded      = rejection{http.StatusServiceUnavailable, "degraded", metrics.OutcomeDegraded, time.Second}
+	rejNoHost        = rejection{http.StatusServiceUnavailable, "no_host", metrics.OutcomeUpstreamError, time.Second}
+	rejTooLarge      = rejection{http.StatusRequestEntityTooLarge, "body_too_large", metrics.OutcomeBadRequest, 0}
+	rejBadDeadln     = rejection{http.StatusBadRequest, "bad_deadline", metrics.OutcomeBadRequest, 0}
+	rejConnect       = rejection{http.StatusBadGateway, "upstream_connect", metrics.OutcomeUpstreamError, 0}
+	rejUpstream      = rejection{http.StatusBadGateway, "upstream_error", metrics.OutcomeUpstreamError, 0}
+	rejTimeout       = rejection{http.StatusGatewayTimeout, "upstream_timeout", metrics.OutcomeUpstreamError, 0}
+	rejCanceled      = rejection{499, "client_closed", metrics.OutcomeUpstreamError, 0}
 )
 
 // rateLimited is the 429 of a limit whose window is per.

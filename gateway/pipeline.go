@@ -50,6 +50,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, x *exchange) {
 	st := x.st
+	if r.Method == http.MethodConnect { // a reverse proxy is not a tunnel
+		g.reject(w, x, rejConnectMethod)
+		return
+	}
 	ro := st.router.match(r)
 	if ro == nil {
 		g.reject(w, x, rejNoRoute)

@@ -322,7 +322,7 @@ func (s *service) status() ServiceStatus {
 		Level:    s.level,
 		Inflight: s.inflight.Load(),
 		Degrade:  s.degrade.Pass(),
-		Admit:    s.admit.Stats(),
+		Admit:    shownStats(s.admit.Stats()),
 		Timeout:  s.timeout.Timeout().String(),
 		EMA:      s.timeout.EMA().String(),
 		Windows:  make(map[string]retry.Stats, len(s.windows)),
@@ -333,6 +333,7 @@ func (s *service) status() ServiceStatus {
 	if s.pool != nil {
 		st.Hosts = s.pool.Hosts()
 		p := s.pool.Pressure()
+		p.Limit = shownLimit(p.Limit)
 		st.Pressure = &p
 	}
 	return st

@@ -208,13 +208,13 @@ func (w *Window) Grant(n int64) {
 
 // Stats is a snapshot of a Window's current period, for metrics and admin.
 type Stats struct {
-	PeriodStart time.Time // when the current period began
-	Window      int64     // f: retries allowed this period
-	Sent        int64     // g: retries admitted this period
-	Successes   int64     // retry successes recorded this period
-	Failures    int64     // retry failures recorded this period
-	Local       int64     // t: local requests this period
-	Grant       int64     // pending remote credit, 0 when none
+	PeriodStart time.Time `json:"period_start"` // when the current period began
+	Window      int64     `json:"window"`       // f: retries allowed this period
+	Sent        int64     `json:"sent"`         // g: retries admitted this period
+	Successes   int64     `json:"successes"`    // retry successes recorded this period
+	Failures    int64     `json:"failures"`     // retry failures recorded this period
+	Local       int64     `json:"local"`        // t: local requests this period
+	Grant       int64     `json:"grant"`        // pending remote credit, 0 when none
 }
 
 // Stats rolls the window to now and returns the current period's figures.

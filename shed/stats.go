@@ -4,22 +4,22 @@ package shed
 // level i+1. The counters (Admitted, Shed, TimedOut, Canceled) only grow;
 // every Admit call with a valid level ends in exactly one of them.
 type Stats struct {
-	Limit    int64 // the Capacity's limit when the snapshot was taken
-	Limited  bool  // false: the Capacity imposed no limit
-	Inflight int64 // admitted requests not yet Done, all levels
-	Queued   int   // waiting requests, all levels
-	Levels   [Levels]LevelStats
+	Limit    int64              `json:"limit"`    // the Capacity's limit when the snapshot was taken
+	Limited  bool               `json:"limited"`  // false: the Capacity imposed no limit
+	Inflight int64              `json:"inflight"` // admitted requests not yet Done, all levels
+	Queued   int                `json:"queued"`   // waiting requests, all levels
+	Levels   [Levels]LevelStats `json:"levels"`
 }
 
 // LevelStats is one level's part of [Stats].
 type LevelStats struct {
-	Limit    int64  // ⌊share × Limit⌋: inflight below this admits the level (when Limited)
-	Inflight int64  // admitted requests of this level not yet Done
-	Queued   int    // requests of this level waiting for a slot
-	Admitted uint64 // admitted, at once or after waiting
-	Shed     uint64 // refused with ErrShed (including pushed out of the queue)
-	TimedOut uint64 // refused with ErrQueueTimeout: max wait or deadline
-	Canceled uint64 // refused with ErrQueueTimeout because the context was canceled
+	Limit    int64  `json:"limit"`     // ⌊share × Limit⌋: inflight below this admits the level (when Limited)
+	Inflight int64  `json:"inflight"`  // admitted requests of this level not yet Done
+	Queued   int    `json:"queued"`    // requests of this level waiting for a slot
+	Admitted uint64 `json:"admitted"`  // admitted, at once or after waiting
+	Shed     uint64 `json:"shed"`      // refused with ErrShed (including pushed out of the queue)
+	TimedOut uint64 `json:"timed_out"` // refused with ErrQueueTimeout: max wait or deadline
+	Canceled uint64 `json:"canceled"`  // refused with ErrQueueTimeout because the context was canceled
 }
 
 // Stats returns a consistent snapshot of the Admitter's counts. The limit is
