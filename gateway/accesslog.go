@@ -31,7 +31,7 @@ func NewLogger(level string, w io.Writer) *slog.Logger {
 
 // finish records the request in the metrics and the access log.
 func (g *Gateway) finish(r *http.Request, x *exchange) {
-	d := g.clk.Since(x.start)
+	d := g.since() - x.start
 	if x.outcome == "" {
 		x.outcome = metrics.OutcomeOK
 	}

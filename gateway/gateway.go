@@ -47,6 +47,7 @@ import (
 // Gateway is one gateway instance. Create it with New, serve with Start, stop with Shutdown.
 type Gateway struct {
 	clk    clock.Clock // never nil
+	epoch  time.Time   // the clock's reading at New; hot paths keep offsets from it
 	clkOpt clock.Clock // passed to the algorithm packages (nil = real)
 	log    *slog.Logger
 	fwd    engine
@@ -129,6 +130,7 @@ func New(cfg *config.Config, opts ...Option) (*Gateway, error) {
 		o(g)
 	}
 	g.clk = clock.OrReal(g.clkOpt)
+	g.epoch = g.clk.Now()
 	if g.log == nil {
 		g.log = NewLogger(cfg.Log.Level, nil)
 	}
@@ -267,6 +269,10 @@ func (st *state) stopNew(old *state) {
 		}
 	}
 }
+
+// since is the monotonic time since New. Hot paths use it instead of Now, which also reads
+// the wall clock: about half the cost on the VMs measured.
+func (g *Gateway) since() time.Duration { return g.clk.Since(g.epoch) }
 
 // Config returns the config in force.
 func (g *Gateway) Config() *config.Config { return g.state.Load().cfg }

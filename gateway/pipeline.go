@@ -21,7 +21,7 @@ import (
 type exchange struct {
 	st       *state
 	route    *route
-	start    time.Time
+	start    time.Duration // g.since() when the request arrived
 	status   int
 	outcome  string
 	host     string
@@ -35,7 +35,7 @@ type exchange struct {
 // ServeHTTP runs the request path described in the package comment.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st := g.state.Load()
-	x := exchange{st: st, start: g.clk.Now(), from: headerValue(r.Header, HeaderFailover)}
+	x := exchange{st: st, start: g.since(), from: headerValue(r.Header, HeaderFailover)}
 	if x.from != "" {
 		x.instance = headerValue(r.Header, HeaderInstance)
 	}
@@ -96,7 +96,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, x *exchange) {
 				rej: rateLimited("rate_limited", svc.cfg.RateLimit.Per.D())})
 			return
 		}
-		svc.countServed()
+		svc.countServed(x.start)
 	}
 	ctx := r.Context()
 	if st.admit != nil {
@@ -215,12 +215,12 @@ func (g *Gateway) tryLocal(r *http.Request, x *exchange, svc *service, body *for
 		if dl, ok := r.Context().Deadline(); ok {
 			to = min(to, time.Until(dl))
 		}
-		t0 := g.clk.Now()
+		t0 := g.since()
 		sc := scratchPool.Get().(*scratch)
 		sc.req = forward.Request{In: r, Target: x.host, Body: body, Timeout: to}
 		resp, err := g.fwd.RoundTrip(&sc.req)
 		sc.release()
-		lat := g.clk.Since(t0)
+		lat := g.since() - t0
 		if obs := svc.hostObs[x.host]; obs != nil {
 			obs.Observe(lat.Seconds())
 		}

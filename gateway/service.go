@@ -117,7 +117,7 @@ func newService(g *Gateway, cfg *config.Config, sc *config.Service) (*service, e
 		clk:     g.clk,
 		period:  cfg.Retry.Period.D(),
 		sources: make(map[string]int64),
-		epoch:   g.clk.Now(),
+		epoch:   g.epoch,
 		hostObs: make(map[string]prometheus.Observer),
 	}
 	for _, r := range sc.Failover.On {
@@ -238,9 +238,10 @@ func (s *service) observeLocal() {
 
 // --- credit accounting (the receiving side of a failover) ---
 
-// roll moves the period counters to now's period. Called with s.mu held.
-func (s *service) roll() {
-	idx := int64(s.clk.Since(s.epoch) / s.period)
+// roll moves the period counters to the period of now (an offset from s.epoch). Called with
+// s.mu held.
+func (s *service) roll(now time.Duration) {
+	idx := int64(now / s.period)
 	switch {
 	case idx == s.curIdx:
 	case idx == s.curIdx+1:
@@ -253,13 +254,14 @@ func (s *service) roll() {
 	s.curIdx = idx
 }
 
-// countServed records one request admitted past the rate limit (for the rate headroom).
-func (s *service) countServed() {
+// countServed records one request admitted past the rate limit (for the rate headroom) at
+// now, an offset from s.epoch that the caller has already read.
+func (s *service) countServed(now time.Duration) {
 	if s.limiter == nil {
 		return
 	}
 	s.mu.Lock()
-	s.roll()
+	s.roll(now)
 	s.served[0]++
 	s.mu.Unlock()
 }
@@ -275,7 +277,7 @@ func (s *service) markShed() {
 // (Bulwark-Credit), and records that the instance sent one. See the README's "Remote credit".
 func (s *service) credit(source string, pressured bool, creditCap int64) int64 {
 	s.mu.Lock()
-	s.roll()
+	s.roll(s.clk.Since(s.epoch))
 	if source != "" {
 		s.sources[source] = s.curIdx
 	}
