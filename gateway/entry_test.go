@@ -14,7 +14,7 @@ func TestBlockRules(t *testing.T) {
 		{CIDR: "203.0.113.0/24"},
 		{CIDR: "198.51.100.7"},
 		{CIDR: "2001:db8::/32"},
-		{Header: "User-Agent", Pattern: "^BadBot"},    // an anchored literal: checked as a prefix
+		{Header: "User-Agent", Pattern: "^BadBot"},     // an anchored literal: checked as a prefix
 		{Header: "Referer", Pattern: `spam\.example$`}, // a real regexp
 	}
 	if err := cfg.Validate(); err != nil {
