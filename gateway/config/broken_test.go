@@ -414,12 +414,13 @@ services:
 		)},
 	{"log_and_adaptive",
 		withService + `log: {level: verbose}
-protection: {adaptive: {cpu_threshold: 1200, buckets: 100000}}
+protection: {adaptive: {cpu_threshold: 1200, buckets: 100000, sample_decay: 1}}
 retry: {healthy_success_rate: 1.5}
 `,
 		lines(
 			"gw.yaml:10: log.level: unknown level \"verbose\"; write debug, info, warn or error",
 			"gw.yaml:11: protection.adaptive.cpu_threshold: 1200 is outside 1..1000 (per mille of the CPU the process may use)",
+			"gw.yaml:11: protection.adaptive.sample_decay: 1 is outside (0, 1): the weight of the old average in each sample",
 			"gw.yaml:11: protection.adaptive.buckets: 100000 buckets in a 10s window are shorter than 1ms each; use fewer buckets or a longer window",
 			"gw.yaml:12: retry.healthy_success_rate: 1.5 is outside (0, 1]; write a fraction such as 0.9",
 		)},

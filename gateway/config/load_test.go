@@ -44,7 +44,9 @@ func defaultService(name string, upstreams map[string][]string) *Service {
 func globalDefaults(c *Config) {
 	c.Retry = Retry{Enabled: ptr(true), Period: Duration(time.Second), HealthyRate: 0.98,
 		RemoteCredit: ptr(true), CreditCap: 1000, ReplayBuffer: 1 << 20}
-	c.Protection.Adaptive = Adaptive{Enabled: ptr(true), CPUThreshold: 800, Window: Duration(10 * time.Second), Buckets: 100}
+	c.Protection.Adaptive = Adaptive{Enabled: ptr(true), CPUThreshold: 800, Window: Duration(10 * time.Second), Buckets: 100,
+		SampleInterval: Duration(250 * time.Millisecond), SampleDecay: 0.95}
+	c.Protection.Queue, c.Protection.MaxWait = 128, Duration(100*time.Millisecond)
 	c.Protection.Shares = [4]float64{1, 0.9, 0.75, 0.6}
 	c.HTTP = HTTP{ReadHeaderTimeout: Duration(10 * time.Second), IdleTimeout: Duration(120 * time.Second),
 		MaxHeaderBytes: 1 << 20, MaxBodyBytes: 64 << 20, DialTimeout: Duration(time.Second), MaxIdlePerHost: 256}
