@@ -483,3 +483,29 @@ func TestZeroAllocs(t *testing.T) {
 		})
 	}
 }
+
+// TestStartAtDoneAt: the caller-supplied readings give the same round trips and inflight
+// counts as Start and Done.
+func TestStartAtDoneAt(t *testing.T) {
+	clk := clock.NewFake(time.Unix(0, 0))
+	l, err := New(WithClock(clk), WithWindow(time.Second), WithBuckets(10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		now := l.Now()
+		tok := l.StartAt(now)
+		if l.Inflight() != 1 {
+			t.Fatalf("inflight %d after StartAt, want 1", l.Inflight())
+		}
+		tok.DoneAt(now + 20*time.Millisecond)
+		if l.Inflight() != 0 {
+			t.Fatalf("inflight %d after DoneAt, want 0", l.Inflight())
+		}
+	}
+	clk.Advance(100 * time.Millisecond) // close the bucket
+	if st := l.Stats(); st.MinRt != 20*time.Millisecond || st.MaxPass != 5 {
+		t.Fatalf("stats %+v, want minRt 20ms and maxPass 5", st)
+	}
+	Token{}.DoneAt(time.Second) // the zero Token does nothing
+}

@@ -215,12 +215,11 @@ func (g *Gateway) tryLocal(r *http.Request, x *exchange, svc *service, body *for
 		if dl, ok := r.Context().Deadline(); ok {
 			to = min(to, time.Until(dl))
 		}
-		t0 := g.since()
 		sc := scratchPool.Get().(*scratch)
 		sc.req = forward.Request{In: r, Target: x.host, Body: body, Timeout: to}
 		resp, err := g.fwd.RoundTrip(&sc.req)
 		sc.release()
-		lat := g.since() - t0
+		lat := a.Elapsed()
 		if obs := svc.hostObs[x.host]; obs != nil {
 			obs.Observe(lat.Seconds())
 		}
@@ -228,33 +227,33 @@ func (g *Gateway) tryLocal(r *http.Request, x *exchange, svc *service, body *for
 			overload := headerValue(resp.Header, HeaderOverload) == "1"
 			svc.timeout.Observe(lat)
 			if resp.StatusCode >= 500 {
-				a.Done(upstream.Outcome{Err: upstream.Status5xx, Latency: lat, Overload: overload})
+				a.DoneElapsed(upstream.Outcome{Err: upstream.Status5xx, Latency: lat, Overload: overload})
 				return attemptResult{resp: resp, reason: config.Reason5xx}
 			}
-			a.Done(upstream.Outcome{Err: upstream.OK, Latency: lat, Overload: overload})
+			a.DoneElapsed(upstream.Outcome{Err: upstream.OK, Latency: lat, Overload: overload})
 			return attemptResult{resp: resp}
 		}
 		if errors.Is(err, forward.ErrBodyTooLarge) { // the client's fault, not the host's
-			a.Done(upstream.Outcome{Err: upstream.Canceled, Latency: lat})
+			a.DoneElapsed(upstream.Outcome{Err: upstream.Canceled, Latency: lat})
 			return attemptResult{rej: rejTooLarge}
 		}
 		switch forward.Classify(err) {
 		case forward.KindConnect:
-			a.Done(upstream.Outcome{Err: upstream.ConnectError, Latency: lat})
+			a.DoneElapsed(upstream.Outcome{Err: upstream.ConnectError, Latency: lat})
 			if try == 0 && (body == nil || body.Replayable() || !body.Sent()) {
 				exclude, retried = host, true
 				continue
 			}
 			return attemptResult{reason: config.ReasonConnectError, rej: rejConnect}
 		case forward.KindTimeout:
-			a.Done(upstream.Outcome{Err: upstream.Timeout, Latency: lat})
+			a.DoneElapsed(upstream.Outcome{Err: upstream.Timeout, Latency: lat})
 			svc.timeout.Fail(lat)
 			return attemptResult{reason: config.ReasonTimeout, rej: rejTimeout}
 		case forward.KindCanceled:
-			a.Done(upstream.Outcome{Err: upstream.Canceled, Latency: lat})
+			a.DoneElapsed(upstream.Outcome{Err: upstream.Canceled, Latency: lat})
 			return attemptResult{rej: rejCanceled}
 		default: // sent, then the connection broke: the upstream failed like a 5xx
-			a.Done(upstream.Outcome{Err: upstream.OtherError, Latency: lat})
+			a.DoneElapsed(upstream.Outcome{Err: upstream.OtherError, Latency: lat})
 			svc.timeout.Fail(lat)
 			return attemptResult{reason: config.Reason5xx, rej: rejUpstream}
 		}

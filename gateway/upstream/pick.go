@@ -68,6 +68,14 @@ type Attempt struct {
 // Host returns the host picked for this attempt.
 func (a Attempt) Host() *Host { return a.h }
 
+// Elapsed returns the time since Acquire on the pool's clock; see DoneElapsed.
+func (a Attempt) Elapsed() time.Duration {
+	if a.h == nil {
+		return 0
+	}
+	return max(a.h.pool.now()-a.start, 0)
+}
+
 // Done reports the attempt's outcome, exactly once (a second call counts it
 // twice). It updates the host's EWMA and in-flight count, its breaker (OK is a
 // success; ConnectError, Timeout, Status5xx and OtherError are failures;
@@ -79,10 +87,24 @@ func (a Attempt) Done(o Outcome) {
 	if h == nil {
 		return
 	}
+	a.done(o, h.pool.now())
+}
+
+// DoneElapsed is Done for a caller that measured o.Latency with Elapsed just
+// before: it takes Acquire's clock reading plus o.Latency as the current time
+// instead of reading the clock again (the request path reads it often enough).
+func (a Attempt) DoneElapsed(o Outcome) {
+	if a.h == nil {
+		return
+	}
+	a.done(o, a.start+max(o.Latency, 0))
+}
+
+func (a Attempt) done(o Outcome, now time.Duration) {
+	h := a.h
 	p := h.pool
-	now := p.now()
 	rt := max(now-a.start, 0)
-	a.token.Done()
+	a.token.DoneAt(now)
 	h.inflight.Add(-1)
 	p.rts.add(now, rt)
 	switch o.Err {
@@ -222,8 +244,8 @@ func (p *Pool) try(h *Host) (Attempt, bool) {
 func (p *Pool) start(h *Host, pm breaker.Permit, trial bool) Attempt {
 	h.inflight.Add(1)
 	h.attempts.Add(1)
-	tok := p.limiter.Start()
-	return Attempt{h: h, permit: pm, token: tok, start: p.now(), epoch: h.epoch.Load(), trial: trial}
+	now := p.now()
+	return Attempt{h: h, permit: pm, token: p.limiter.StartAt(now), start: now, epoch: h.epoch.Load(), trial: trial}
 }
 
 // acquireTrial claims the trial attempt of an erroring host whose back-off has

@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"errors"
+	"math"
 	"testing"
 	"time"
 
@@ -231,5 +232,37 @@ func TestAcquireDoneAllocs(t *testing.T) {
 				t.Fatalf("Capacity: %v allocs, want 0", allocs)
 			}
 		})
+	}
+}
+
+// TestDoneElapsed: Elapsed measures from Acquire on the pool's clock, and DoneElapsed
+// records the same round trip as Done without reading the clock again.
+func TestDoneElapsed(t *testing.T) {
+	p, clk, _ := fakePool(t, Options{Hosts: addrs(1)})
+	a, err := p.Acquire(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(12 * time.Millisecond)
+	lat := a.Elapsed()
+	if lat != 12*time.Millisecond {
+		t.Fatalf("Elapsed = %v, want 12ms", lat)
+	}
+	a.DoneElapsed(Outcome{Latency: lat})
+	h := p.Hosts()[0]
+	if h.EWMA != 12*time.Millisecond || h.Inflight != 0 || h.Successes != 1 {
+		t.Fatalf("after DoneElapsed: %+v", h)
+	}
+	if (Attempt{}).Elapsed() != 0 {
+		t.Fatal("zero Attempt: Elapsed != 0")
+	}
+	Attempt{}.DoneElapsed(Outcome{}) // must not panic
+}
+
+func TestDecayWeight(t *testing.T) {
+	for _, y := range []float64{0, 1e-9, 1e-6, 5e-4, 9.99e-4, 1e-3, 0.01, 0.5, 1, 3, 50} {
+		if got, want := decayWeight(y), math.Exp(-y); math.Abs(got-want) > 5e-7 {
+			t.Errorf("decayWeight(%v) = %v, want %v ± 5e-7", y, got, want)
+		}
 	}
 }

@@ -92,7 +92,6 @@ type Options struct {
 type Pool struct {
 	service, center string
 	clk             clock.Clock
-	base            time.Time
 	rand            func() uint64
 	roundRobin      bool
 	hosts           []*Host
@@ -152,7 +151,6 @@ func New(o Options) (*Pool, error) {
 		client:      o.Client,
 		notify:      notifier{fn: o.OnStateChange},
 	}
-	p.base = p.clk.Now()
 	if p.rand == nil {
 		p.rand = rand.Uint64
 	}
@@ -288,7 +286,10 @@ func (p *Pool) Host(addr string) *Host { return p.byAddr[addr] }
 
 // now is the pool's clock as an offset from its creation: every instant the
 // pool keeps is such an offset (the monotonic clock only, for the real clock).
-func (p *Pool) now() time.Duration { return p.clk.Since(p.base) }
+//
+// It is the pressure limiter's clock, so that one reading serves both the pool and the
+// limiter's tokens.
+func (p *Pool) now() time.Duration { return p.limiter.Now() }
 
 // Drain takes the host out of rotation (state offline) until Undrain. Attempts
 // already acquired finish normally. Draining a drained host does nothing. An
