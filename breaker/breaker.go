@@ -3,8 +3,9 @@ package breaker
 import (
 	"errors"
 	"strconv"
-	"sync"
 	"time"
+
+	"github.com/bulwark-go/bulwark/internal/notify"
 
 	"github.com/bulwark-go/bulwark/internal/clock"
 )
@@ -101,62 +102,13 @@ func (p Permit) Generation() uint64 { return p.gen }
 // transition is one state change waiting to be told to the callback.
 type transition struct{ from, to State }
 
-// notifier delivers state changes to a callback in order, one at a time,
-// with no lock held. Its fields are guarded by the owning breaker's mutex.
-//
-// A breaker calls push in the critical section that made the transition; if
-// push returns true, that caller must call deliver after unlocking. Exactly
-// one goroutine delivers at a time; a callback that calls back into the
-// breaker and causes a transition only queues it, and the delivering
-// goroutine delivers it after the callback returns.
-type notifier struct {
-	fn         func(from, to State)
-	pending    []transition // pending[head:] await delivery
-	head       int
-	delivering bool
-}
-
-// push queues a transition and reports whether the caller must deliver.
-// The owner's mutex must be held.
-func (n *notifier) push(from, to State) bool {
-	if n.fn == nil || from == to {
-		return false
+// newNotifyQueue queues transitions for fn (see internal/notify: callbacks run in order, one
+// at a time, with no lock held; nil drops them).
+func newNotifyQueue(fn func(from, to State)) notify.Queue[transition] {
+	if fn == nil {
+		return notify.Queue[transition]{}
 	}
-	n.pending = append(n.pending, transition{from, to})
-	if n.delivering {
-		return false
-	}
-	n.delivering = true
-	return true
-}
-
-// deliver calls the callback for every queued transition until the queue is
-// empty. mu is the owner's mutex; it must not be held by the caller. If a
-// callback panics, the panic propagates and the next transition elects a new
-// deliverer, which also delivers whatever was still queued.
-func (n *notifier) deliver(mu *sync.Mutex) {
-	done := false
-	defer func() {
-		if !done { // a callback panicked
-			mu.Lock()
-			n.delivering = false
-			mu.Unlock()
-		}
-	}()
-	for {
-		mu.Lock()
-		if n.head == len(n.pending) {
-			n.pending, n.head = n.pending[:0], 0
-			n.delivering = false
-			mu.Unlock()
-			done = true
-			return
-		}
-		t := n.pending[n.head]
-		n.head++
-		mu.Unlock()
-		n.fn(t.from, t.to)
-	}
+	return notify.NewQueue(func(t transition) { fn(t.from, t.to) })
 }
 
 // clockReader reads a Clock as an offset from base, the epoch of the

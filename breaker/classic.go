@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bulwark-go/bulwark/internal/notify"
+
 	"github.com/bulwark-go/bulwark/internal/window"
 )
 
@@ -58,7 +60,7 @@ type Classic struct {
 	trials    int // trial permits handed out this generation
 	successes int // trial successes this generation
 
-	notify notifier
+	notify notify.Queue[transition]
 }
 
 var _ Breaker = (*Classic)(nil)
@@ -111,7 +113,7 @@ func newClassic(o options) *Classic {
 		halfOpenRequests: o.halfOpenRequests,
 		successThreshold: o.successThreshold,
 		outcomes:         window.New(o.buckets, o.window/time.Duration(o.buckets)),
-		notify:           notifier{fn: o.onChange},
+		notify:           newNotifyQueue(o.onChange),
 	}
 }
 
@@ -140,7 +142,7 @@ func (b *Classic) Allow() (Permit, error) {
 	gen := b.generation
 	b.mu.Unlock()
 	if deliver {
-		b.notify.deliver(&b.mu)
+		b.notify.Deliver(&b.mu)
 	}
 	if err != nil {
 		return Permit{}, err
@@ -161,7 +163,7 @@ func (b *Classic) State() State {
 	s := b.state
 	b.mu.Unlock()
 	if deliver {
-		b.notify.deliver(&b.mu)
+		b.notify.Deliver(&b.mu)
 	}
 	return s
 }
@@ -184,7 +186,7 @@ func (b *Classic) record(gen uint64, success bool) {
 	}
 	b.mu.Unlock()
 	if deliver {
-		b.notify.deliver(&b.mu)
+		b.notify.Deliver(&b.mu)
 	}
 }
 
@@ -259,7 +261,7 @@ func (b *Classic) setState(now *moment, to State) bool {
 	if to != StateClosed {
 		b.expiry = now.get() + b.openTimeout
 	}
-	return b.notify.push(from, to)
+	return from != to && b.notify.Push(transition{from, to})
 }
 
 // moment is a clock reading taken at most once, when first needed, so that

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bulwark-go/bulwark/internal/notify"
+
 	"github.com/bulwark-go/bulwark/internal/window"
 )
 
@@ -41,7 +43,7 @@ type SRE struct {
 	counts *window.Window // Count: requests; Sum: accepts
 	last   time.Duration  // the latest clock reading, as an offset
 	state  State
-	notify notifier
+	notify notify.Queue[transition]
 }
 
 var _ Breaker = (*SRE)(nil)
@@ -68,7 +70,7 @@ func newSRE(o options) *SRE {
 		k:           o.k,
 		minRequests: o.minRequests,
 		counts:      window.New(o.buckets, o.window/time.Duration(o.buckets)),
-		notify:      notifier{fn: o.onChange},
+		notify:      newNotifyQueue(o.onChange),
 	}
 }
 
@@ -113,7 +115,7 @@ func (b *SRE) observe() (State, float64) {
 	s := b.state
 	b.mu.Unlock()
 	if deliver {
-		b.notify.deliver(&b.mu)
+		b.notify.Deliver(&b.mu)
 	}
 	return s, p
 }
@@ -135,7 +137,7 @@ func (b *SRE) record(success bool) {
 	deliver := b.setState(b.probability(b.counts.Total(b.last)))
 	b.mu.Unlock()
 	if deliver {
-		b.notify.deliver(&b.mu)
+		b.notify.Deliver(&b.mu)
 	}
 }
 
@@ -160,7 +162,7 @@ func (b *SRE) setState(p float64) bool {
 	}
 	from := b.state
 	b.state = to
-	return b.notify.push(from, to)
+	return from != to && b.notify.Push(transition{from, to})
 }
 
 // sreRecorder is the SRE seen as the Recorder of its permits; a separate type

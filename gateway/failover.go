@@ -45,10 +45,7 @@ func (g *Gateway) failover(r *http.Request, x *exchange, svc *service, body *for
 		res.resp = nil
 	}
 	x.attempts++
-	timeout := 2 * svc.cfg.Timeout.Tmax.D()
-	if dl, ok := r.Context().Deadline(); ok {
-		timeout = min(timeout, time.Until(dl))
-	}
+	timeout := remoteTimeout(r, svc)
 	resp, err := g.fwd.RoundTrip(&forward.Request{
 		In:        r,
 		Scheme:    st.remoteURL.Scheme,
@@ -78,6 +75,17 @@ func (g *Gateway) failover(r *http.Request, x *exchange, svc *service, body *for
 	return resp, true
 }
 
+// remoteTimeout bounds the wait for another gateway's response headers: twice the service's
+// tmax (the other gateway applies its own dynamic timeout and may retry once locally), and
+// never past the request's deadline.
+func remoteTimeout(r *http.Request, svc *service) time.Duration {
+	timeout := 2 * svc.cfg.Timeout.Tmax.D()
+	if dl, ok := r.Context().Deadline(); ok {
+		timeout = min(timeout, time.Until(dl))
+	}
+	return timeout
+}
+
 // forwardWrite sends a write request that reached a non-primary gateway to the primary
 // center's gateway (SEEDS.md A1). It is not a failover: it carries no Bulwark-Failover and
 // uses no retry window. The primary applies its own protections.
@@ -96,10 +104,7 @@ func (g *Gateway) forwardWrite(w http.ResponseWriter, r *http.Request, x *exchan
 		defer body.Release()
 	}
 	svc := x.route.svc
-	timeout := 2 * svc.cfg.Timeout.Tmax.D()
-	if dl, ok := r.Context().Deadline(); ok {
-		timeout = min(timeout, time.Until(dl))
-	}
+	timeout := remoteTimeout(r, svc)
 	x.host, x.attempts = st.primaryURL.Host, 1
 	resp, err := g.fwd.RoundTrip(&forward.Request{
 		In:        r,

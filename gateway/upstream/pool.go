@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bulwark-go/bulwark/internal/notify"
+
 	"github.com/bulwark-go/bulwark/adaptive"
 	"github.com/bulwark-go/bulwark/breaker"
 	"github.com/bulwark-go/bulwark/gateway/config"
@@ -115,7 +117,7 @@ type Pool struct {
 	rts     rtRing // attempt round trips (Acquire → Done)
 
 	mu     sync.Mutex // guards refresh and the notifier
-	notify notifier
+	notify notify.Queue[stateEvent]
 
 	// Probes.
 	client     *http.Client
@@ -149,7 +151,7 @@ func New(o Options) (*Pool, error) {
 		maxEjected:  float64(o.Health.MaxEjected),
 		overloadFor: o.Passive.OverloadFor.D(),
 		client:      o.Client,
-		notify:      notifier{fn: o.OnStateChange},
+		notify:      newNotifyQueue(o.OnStateChange),
 	}
 	if p.rand == nil {
 		p.rand = rand.Uint64

@@ -2,8 +2,9 @@ package upstream
 
 import (
 	"slices"
-	"sync"
 	"time"
+
+	"github.com/bulwark-go/bulwark/internal/notify"
 )
 
 // snapshot is an immutable view of which hosts may take traffic, swapped
@@ -34,7 +35,8 @@ type place struct {
 // is released. Safe to call at any time; it is how every transition lands.
 func (p *Pool) refresh() {
 	p.mu.Lock()
-	now := p.now() // read under the lock: successive snapshots see time move forward
+	now := p.now()   // read under the lock: successive snapshots see time move forward
+	deliver := false // whether this goroutine must deliver the state changes it queued
 	probing := p.probing.Load()
 	s := &snapshot{where: make([]place, len(p.hosts))}
 	type row struct {
@@ -104,14 +106,13 @@ func (p *Pool) refresh() {
 		}
 		h.kept.Store(kept)
 		if old := State(h.state.Swap(int32(r.state))); old != r.state {
-			p.notify.push(stateEvent{h.addr, old, r.state})
+			deliver = p.notify.Push(stateEvent{h.addr, old, r.state}) || deliver
 		}
 	}
 	p.snap.Store(s)
-	deliver := p.notify.claim()
 	p.mu.Unlock()
 	if deliver {
-		p.notify.deliver(&p.mu)
+		p.notify.Deliver(&p.mu)
 	}
 }
 
@@ -138,53 +139,11 @@ type stateEvent struct {
 	from, to State
 }
 
-// notifier delivers state changes to the callback in order, one at a time,
-// with no lock held: whoever finds events pending and no delivery running
-// delivers them all. Its fields are guarded by the pool's mu.
-type notifier struct {
-	fn         func(host string, from, to State)
-	pending    []stateEvent
-	delivering bool
-}
-
-// push queues an event. mu must be held.
-func (n *notifier) push(e stateEvent) {
-	if n.fn != nil {
-		n.pending = append(n.pending, e)
+// newNotifyQueue queues state changes for fn (see internal/notify: callbacks run in order,
+// one at a time, with no lock held; nil drops them).
+func newNotifyQueue(fn func(host string, from, to State)) notify.Queue[stateEvent] {
+	if fn == nil {
+		return notify.Queue[stateEvent]{}
 	}
-}
-
-// claim reports whether the caller must deliver after unlocking. mu must be held.
-func (n *notifier) claim() bool {
-	if len(n.pending) == 0 || n.delivering {
-		return false
-	}
-	n.delivering = true
-	return true
-}
-
-// deliver calls the callback for every queued event until none is left. mu
-// must not be held. A panicking callback releases the delivery role.
-func (n *notifier) deliver(mu *sync.Mutex) {
-	done := false
-	defer func() {
-		if !done {
-			mu.Lock()
-			n.delivering = false
-			mu.Unlock()
-		}
-	}()
-	for {
-		mu.Lock()
-		if len(n.pending) == 0 {
-			n.delivering = false
-			mu.Unlock()
-			done = true
-			return
-		}
-		e := n.pending[0]
-		n.pending = n.pending[1:]
-		mu.Unlock()
-		n.fn(e.host, e.from, e.to)
-	}
+	return notify.NewQueue(func(e stateEvent) { fn(e.host, e.from, e.to) })
 }
