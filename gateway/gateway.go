@@ -23,16 +23,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/bulwark-go/bulwark/internal/cpu"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"reflect"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/bulwark-go/bulwark/internal/cpu"
 
 	"github.com/bulwark-go/bulwark/adaptive"
 	"github.com/bulwark-go/bulwark/gateway/config"
@@ -254,6 +256,7 @@ func (g *Gateway) build(cfg *config.Config, old *state) (*state, error) {
 			ro.headers = append(ro.headers, [2]string{http.CanonicalHeaderKey(k), v})
 		}
 		ro.metrics = g.metrics.Route(ro.name, svc.name, level, cfg.Center)
+		ro.upstreamHdrs = [][2]string{{HeaderLevel, strconv.Itoa(level)}}
 		routes = append(routes, ro)
 	}
 	st.router = newRouter(routes)

@@ -92,3 +92,30 @@ func TestOneOfTwoHostsDies(t *testing.T) {
 		t.Error("the recovered host gets no traffic")
 	}
 }
+
+// TestUpstreamsLearnTheLevel: requests to local hosts carry Bulwark-Level, the route's level
+// (an override included), so that a service behind the gateway can shed by it too.
+func TestUpstreamsLearnTheLevel(t *testing.T) {
+	levels := make(chan string, 4)
+	b := newBackend(t, "a", withHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		levels <- r.Header.Get(HeaderLevel)
+	})))
+	ln := listen(t)
+	cfg := testConfig("sz", map[string]string{"sz": ln.Addr().String()})
+	delete(cfg.Centers, "sh")
+	addService(cfg, "songs", 2, map[string][]string{"sz": {b.addr}}, false)
+	cfg.Routes = append(cfg.Routes, &config.Route{Path: "/badges", Service: "songs", Level: 4})
+	startGateway(t, cfg, ln)
+	for path, want := range map[string]string{"/api/songs": "2", "/badges": "4"} {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+ln.Addr().String()+path, nil)
+		req.Header.Set(HeaderLevel, "1") // a client cannot raise its own level
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := <-levels; got != want {
+			t.Errorf("%s: upstream saw %s %q, want %q", path, HeaderLevel, got, want)
+		}
+	}
+}

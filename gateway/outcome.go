@@ -34,7 +34,7 @@ const (
 	HeaderReject   = "Bulwark-Reject"
 	HeaderDeadline = "Bulwark-Deadline"
 	HeaderOverload = "Bulwark-Overload"
-	HeaderLevel    = "Bulwark-Level"
+	HeaderLevel    = "Bulwark-Level" // set on requests to local hosts: the route's level
 )
 
 // rejection is a refusal the gateway answers itself.

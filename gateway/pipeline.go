@@ -216,7 +216,7 @@ func (g *Gateway) tryLocal(r *http.Request, x *exchange, svc *service, body *for
 			to = min(to, time.Until(dl))
 		}
 		sc := scratchPool.Get().(*scratch)
-		sc.req = forward.Request{In: r, Target: x.host, Body: body, Timeout: to}
+		sc.req = forward.Request{In: r, Target: x.host, Body: body, Timeout: to, SetHeader: x.route.upstreamHdrs}
 		resp, err := g.fwd.RoundTrip(&sc.req)
 		sc.release()
 		lat := a.Elapsed()

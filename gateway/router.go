@@ -21,6 +21,9 @@ type route struct {
 	level   int
 	write   bool
 	metrics *metrics.RouteMetrics
+	// upstreamHdrs are set on every request to a local host: Bulwark-Level, so that a service
+	// behind the gateway (httpmw) can shed by the same level.
+	upstreamHdrs [][2]string
 }
 
 // router picks the route of a request: host, then the longest path prefix, then methods and
