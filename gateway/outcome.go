@@ -13,7 +13,7 @@ import (
 var outcomeNames = [...]string{metrics.OutcomeOK, metrics.OutcomeUpstreamError, metrics.OutcomeFailoverOK,
 	metrics.OutcomeFailoverError, metrics.OutcomeShed, metrics.OutcomeRateLimited, metrics.OutcomeBreakerOpen,
 	metrics.OutcomeQueueTimeout, metrics.OutcomeDegraded, metrics.OutcomeBlocked, metrics.OutcomeNoRoute,
-	metrics.OutcomeBadRequest, metrics.OutcomeDeadline}
+	metrics.OutcomeBadRequest, metrics.OutcomeDeadline, metrics.OutcomeCanceled}
 
 // outcomeIndex is o's index in outcomeNames, or -1.
 func outcomeIndex(o string) int {
@@ -60,7 +60,7 @@ var (
 	rejConnect       = rejection{http.StatusBadGateway, "upstream_connect", metrics.OutcomeUpstreamError, 0}
 	rejUpstream      = rejection{http.StatusBadGateway, "upstream_error", metrics.OutcomeUpstreamError, 0}
 	rejTimeout       = rejection{http.StatusGatewayTimeout, "upstream_timeout", metrics.OutcomeUpstreamError, 0}
-	rejCanceled      = rejection{499, "client_closed", metrics.OutcomeUpstreamError, 0}
+	rejCanceled      = rejection{499, "client_closed", metrics.OutcomeCanceled, 0}
 )
 
 // rateLimited is the 429 of a limit whose window is per.

@@ -1,7 +1,7 @@
 package metrics
 
 // Outcomes: the outcome label of bulwark_requests_total. Every finished request has exactly
-// one. The first ten are the set; the last three are the extensions the core also uses.
+// one. The first ten are the set; the last four are the extensions the core also uses.
 const (
 	OutcomeOK            = "ok"             // served by the local center
 	OutcomeUpstreamError = "upstream_error" // the local attempt failed and no failover was made
@@ -16,6 +16,7 @@ const (
 	OutcomeNoRoute       = "no_route"       // no route matched (404); route and service are ""
 	OutcomeBadRequest    = "bad_request"    // refused as malformed: body too large, bad header
 	OutcomeDeadline      = "deadline"       // the caller's Bulwark-Deadline passed before an answer
+	OutcomeCanceled      = "canceled"       // the client went away before the answer (code 499)
 )
 
 // outcomeList is every documented outcome; an outcome's index here is its cache key part.
@@ -23,6 +24,7 @@ var outcomeList = [...]string{
 	OutcomeOK, OutcomeUpstreamError, OutcomeFailoverOK, OutcomeFailoverError,
 	OutcomeShed, OutcomeRateLimited, OutcomeBreakerOpen, OutcomeQueueTimeout,
 	OutcomeDegraded, OutcomeBlocked, OutcomeNoRoute, OutcomeBadRequest, OutcomeDeadline,
+	OutcomeCanceled,
 }
 
 // Outcomes returns every documented outcome label value, in a fresh slice.
@@ -58,6 +60,8 @@ func outcomeIndex(o string) int {
 		return 11
 	case OutcomeDeadline:
 		return 12
+	case OutcomeCanceled:
+		return 13
 	}
 	return -1
 }

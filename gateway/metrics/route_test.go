@@ -47,7 +47,7 @@ func TestObserveZeroAllocs(t *testing.T) {
 		{"ok", 200, OutcomeOK},
 		{"failover", 200, OutcomeFailoverOK},
 		{"shed", 503, OutcomeShed},
-		{"client gone", 499, OutcomeUpstreamError},
+		{"client gone", 499, OutcomeCanceled},
 		{"deadline", 503, OutcomeDeadline},
 	}
 	durations := []time.Duration{0, 300 * time.Microsecond, 4 * time.Millisecond, 70 * time.Millisecond, 3 * time.Second}
