@@ -5,9 +5,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/bulwark-go/bulwark/internal/notify"
-
 	"github.com/bulwark-go/bulwark/internal/clock"
+	"github.com/bulwark-go/bulwark/internal/notify"
 )
 
 // ErrOpen is the error of every rejection, from either kind of breaker.

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/bulwark-go/bulwark/internal/notify"
-
 	"github.com/bulwark-go/bulwark/internal/window"
 )
 

@@ -6,9 +6,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/bulwark-go/bulwark/gateway/metrics"
-
 	"github.com/bulwark-go/bulwark/gateway/forward"
+	"github.com/bulwark-go/bulwark/gateway/metrics"
 )
 
 // failover retries a locally failed request once at the remote center's gateway (SEEDS.md

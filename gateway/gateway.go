@@ -34,14 +34,13 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/bulwark-go/bulwark/internal/cpu"
-
 	"github.com/bulwark-go/bulwark/adaptive"
 	"github.com/bulwark-go/bulwark/gateway/config"
 	"github.com/bulwark-go/bulwark/gateway/forward"
 	"github.com/bulwark-go/bulwark/gateway/metrics"
 	"github.com/bulwark-go/bulwark/gateway/upstream"
 	"github.com/bulwark-go/bulwark/internal/clock"
+	"github.com/bulwark-go/bulwark/internal/cpu"
 	"github.com/bulwark-go/bulwark/retry"
 	"github.com/bulwark-go/bulwark/shed"
 )

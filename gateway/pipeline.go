@@ -8,11 +8,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/bulwark-go/bulwark/gateway/metrics"
-
 	"github.com/bulwark-go/bulwark/breaker"
 	"github.com/bulwark-go/bulwark/gateway/config"
 	"github.com/bulwark-go/bulwark/gateway/forward"
+	"github.com/bulwark-go/bulwark/gateway/metrics"
 	"github.com/bulwark-go/bulwark/gateway/upstream"
 	"github.com/bulwark-go/bulwark/shed"
 )

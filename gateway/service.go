@@ -2,17 +2,17 @@ package gateway
 
 import (
 	"fmt"
-	"github.com/bulwark-go/bulwark/adaptive"
-	"github.com/bulwark-go/bulwark/gateway/metrics"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/bulwark-go/bulwark/adaptive"
 	"github.com/bulwark-go/bulwark/breaker"
 	"github.com/bulwark-go/bulwark/degrade"
 	"github.com/bulwark-go/bulwark/gateway/config"
+	"github.com/bulwark-go/bulwark/gateway/metrics"
 	"github.com/bulwark-go/bulwark/gateway/upstream"
 	"github.com/bulwark-go/bulwark/internal/clock"
 	"github.com/bulwark-go/bulwark/ratelimit"
@@ -95,6 +95,19 @@ func (c *serviceCapacity) Capacity() (int64, bool) {
 		return c.max, true
 	}
 	return limit, limited
+}
+
+// pressured reports whether the pool is under pressure now, or within the cool-down after it.
+// A fixed concurrency bound alone is not pressure.
+func (c *serviceCapacity) pressured() bool {
+	if c.pool == nil {
+		return false
+	}
+	if _, limited := c.pool.Capacity(); limited {
+		return true
+	}
+	until := c.until.Load()
+	return until != 0 && int64(c.clk.Since(c.epoch)) < until
 }
 
 // refused extends the pressure after the service refused a request for lack of room.
@@ -301,10 +314,8 @@ func (s *service) credit(source string, pressured bool, creditCap int64) int64 {
 	if pressured {
 		return 0
 	}
-	if s.pool != nil {
-		if _, limited := s.pool.Capacity(); limited {
-			return 0
-		}
+	if s.capacity.pressured() {
+		return 0
 	}
 	room := creditCap
 	if rl := s.cfg.RateLimit; rl != nil {

@@ -6,8 +6,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bulwark-go/bulwark/gateway/metrics"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/bulwark-go/bulwark/gateway/metrics"
 )
 
 func Example() {

@@ -13,12 +13,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/bulwark-go/bulwark/internal/notify"
-
 	"github.com/bulwark-go/bulwark/adaptive"
 	"github.com/bulwark-go/bulwark/breaker"
 	"github.com/bulwark-go/bulwark/gateway/config"
 	"github.com/bulwark-go/bulwark/internal/clock"
+	"github.com/bulwark-go/bulwark/internal/notify"
 )
 
 // Errors of a Pool. Callers branch on them with errors.Is.
