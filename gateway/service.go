@@ -58,7 +58,8 @@ type service struct {
 }
 
 // pressureCoolDown is how long a pool stays under pressure after its last sign of it: the
-// pool's own saturation signal, or a request this service refused. Without it the pressure
+// pool's own saturation signal, or a request this service refused while the pool was full.
+// Without it the pressure
 // would flap: limiting in-flight requests brings latency back down within a few hundred
 // milliseconds, the signal clears, every queued request rushes in at once and the pool
 // saturates again. Like the BBR cool-down (adaptive.WithCoolDown), sustained overload keeps
@@ -110,9 +111,19 @@ func (c *serviceCapacity) pressured() bool {
 	return until != 0 && int64(c.clk.Since(c.epoch)) < until
 }
 
-// refused extends the pressure after the service refused a request for lack of room.
+// refused extends the pressure after the service refused a request for lack of room, while
+// the pool is full: it holds as many attempts as its estimate. A refusal while the pool has
+// room comes from the cool-down itself (a level whose share of a small estimate rounds to 0),
+// and must not prolong it, or a low level would stay shut after the load is gone.
 func (c *serviceCapacity) refused() {
-	if now := int64(c.clk.Since(c.epoch)); c.until.Load() > now {
+	if c.pool == nil {
+		return
+	}
+	now := int64(c.clk.Since(c.epoch))
+	if until := c.until.Load(); until <= now {
+		return
+	}
+	if limit, _ := c.pool.Capacity(); c.pool.Inflight() >= limit {
 		c.until.Store(now + int64(pressureCoolDown))
 	}
 }

@@ -68,3 +68,40 @@ func TestShedsByLevelUnderPoolPressure(t *testing.T) {
 		t.Error("nothing of level 4 was refused at 3× capacity")
 	}
 }
+
+// TestOverloadReportsShedLowLevels: a host that answers Bulwark-Overload: 1 puts its pool
+// under pressure, so the gateway stops sending it low-level work (B9's report chain) while
+// level 1 still gets through.
+func TestOverloadReportsShedLowLevels(t *testing.T) {
+	b := newBackend(t, "busy")
+	b.overld.Store(true)
+	ln := listen(t)
+	cfg := testConfig("sz", map[string]string{"sz": ln.Addr().String()})
+	delete(cfg.Centers, "sh")
+	addService(cfg, "pool", 1, map[string][]string{"sz": {b.addr}}, false)
+	cfg.Services["pool"].Concurrency.MaxWait = config.Duration(50 * time.Millisecond)
+	levelRoutes(cfg, "pool")
+	startGateway(t, cfg, ln)
+	base := "http://" + ln.Addr().String()
+
+	// Level 1 traffic teaches the pool its estimate and brings the overload reports.
+	for _, r := range drive(t, 50, time.Second, get(base+"/api/l1")) {
+		if r.status != 200 {
+			t.Fatalf("level 1 while the host reports overload: %d %v", r.status, r.err)
+		}
+	}
+	l4 := drive(t, 20, 500*time.Millisecond, get(base+"/api/l4"))
+	if rate := successRate(l4); rate > 0 {
+		t.Errorf("level 4 got %.2f through a pool whose host reports overload, want none: %v", rate, summarize(l4))
+	}
+	for _, r := range l4 {
+		if r.status != 0 && r.header.Get(HeaderReject) == "" {
+			t.Fatalf("refusal without %s: %d", HeaderReject, r.status)
+		}
+	}
+	b.overld.Store(false) // the reports stop: after overload_for and the cool-down, level 4 is back
+	eventually(t, 5*time.Second, "level 4 to be served again", func() bool {
+		rs := drive(t, 20, 250*time.Millisecond, get(base+"/api/l4"))
+		return successRate(rs) == 1
+	})
+}

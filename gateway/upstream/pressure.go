@@ -50,7 +50,10 @@ type PressureStatus struct {
 	OverloadedHosts  []string      `json:"overloaded_hosts,omitempty"` // hosts within OverloadFor of an overload report
 }
 
-// Pressure returns the pool's pressure estimate.
+// Inflight returns the attempts acquired and not yet Done, over all hosts. One atomic load.
+func (p *Pool) Inflight() int64 { return p.limiter.Inflight() }
+
+// Pressure returns the pool's pressure for the admin /status.
 func (p *Pool) Pressure() PressureStatus {
 	st := p.limiter.Stats() // reads the gate, refreshing it if due
 	_, limited := p.Capacity()
