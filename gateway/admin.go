@@ -28,6 +28,12 @@ import (
 //	POST /services/{svc}/hosts/{addr}/drain       take a host out (state offline)
 //	POST /services/{svc}/hosts/{addr}/undrain     put it back
 //	POST /reload                                  reload the config file
+//	GET  /faults                                  the active faults
+//	POST /faults                                  inject a fault (see FaultSpec); 201
+//	DELETE /faults/{id}                           end a fault
+//	GET  /recorder                                the traffic recorder's status
+//	POST /recorder/start                          start recording (optional RecorderOverrides)
+//	POST /recorder/stop                           stop recording, after a flush
 //	GET  /debug/pprof/...                         Go profiles
 func (g *Gateway) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
@@ -38,6 +44,12 @@ func (g *Gateway) AdminHandler() http.Handler {
 	mux.HandleFunc("POST /services/{svc}/hosts/{addr}/drain", g.handleDrain(true))
 	mux.HandleFunc("POST /services/{svc}/hosts/{addr}/undrain", g.handleDrain(false))
 	mux.HandleFunc("POST /reload", g.handleReload)
+	mux.HandleFunc("GET /faults", g.handleListFaults)
+	mux.HandleFunc("POST /faults", g.handleAddFault)
+	mux.HandleFunc("DELETE /faults/{id}", g.handleDeleteFault)
+	mux.HandleFunc("GET /recorder", g.handleRecorderStatus)
+	mux.HandleFunc("POST /recorder/start", g.handleRecorderStart)
+	mux.HandleFunc("POST /recorder/stop", g.handleRecorderStop)
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)

@@ -7,8 +7,12 @@
 //	route → block rules → per-key frequency limits → Bulwark-Deadline → write routing to the
 //	primary → route rate limit → level-aware adaptive admission (gateway CPU, BBR) →
 //	per-service admission (concurrency bound and pool pressure, with the queue-wait drop) →
-//	degrade switch → local host (P2C, breaker, EMA timeout; one retry on another host if the
-//	request was never sent) → on failure: the remote center, bounded by the retry window.
+//	degrade switch → request body (the traffic recorder samples here) → fault injection →
+//	local host (P2C, breaker, EMA timeout; one retry on another host if the request was never
+//	sent) → on failure: the remote center, bounded by the retry window.
+//
+// Faults (faults.go) and the recorder (recorder.go) are run-time state driven by the admin
+// API; while none is active, each costs the request path one atomic load.
 //
 // Every response carries Bulwark-Center. Rejections are 429 or 503 with Retry-After and
 // Bulwark-Reject (403 for block rules, 404 for no route, 413 for a body over the limit).
@@ -63,6 +67,9 @@ type Gateway struct {
 
 	state    atomic.Pointer[state]
 	reloadMu sync.Mutex // serializes Reload
+
+	faults *faultSet // run-time faults; they outlive reloads
+	rec    *recorder // the traffic recorder
 
 	ln, adminLn   net.Listener
 	srv, adminSrv *http.Server
@@ -140,6 +147,8 @@ func New(cfg *config.Config, opts ...Option) (*Gateway, error) {
 		MaxIdlePerHost: cfg.HTTP.MaxIdlePerHost,
 	})
 	g.metrics = metrics.New(g.snapshot)
+	g.faults = newFaultSet()
+	g.rec = newRecorder(g.clk, g.log)
 	if g.cpu == nil {
 		if pinned := cfg.Protection.Adaptive.CPU; pinned > 0 {
 			g.cpu = pinnedCPU(pinned)
@@ -240,6 +249,9 @@ func (g *Gateway) build(cfg *config.Config, old *state) (*state, error) {
 			return nil, err
 		}
 		st.services[name] = s
+		for _, kind := range []string{FaultDelay, FaultAbort} { // export the fault series at 0
+			g.metrics.Fault(name, kind)
+		}
 	}
 
 	routes := make([]*route, 0, len(cfg.Routes))
@@ -308,6 +320,7 @@ func (g *Gateway) Reload(cfg *config.Config) error {
 		}
 	}
 	g.state.Store(st)
+	g.pruneFaults(st)
 	// Old services that are gone or replaced stop their probes; requests still using them
 	// finish normally (a stopped pool still serves picks).
 	for name, s := range old.services {
@@ -358,6 +371,15 @@ func (g *Gateway) Start() error {
 		if g.adminLn, err = net.Listen("tcp", cfg.Admin.Listen); err != nil {
 			g.ln.Close()
 			return fmt.Errorf("gateway: admin listen: %w", err)
+		}
+	}
+	if cfg.Recorder.Enabled {
+		if _, err := g.rec.start(cfg.Recorder, RecorderOverrides{}); err != nil {
+			g.ln.Close()
+			if g.adminLn != nil {
+				g.adminLn.Close()
+			}
+			return fmt.Errorf("gateway: %w", err)
 		}
 	}
 	if g.sampler != nil {
@@ -436,6 +458,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 			_ = g.adminSrv.Shutdown(actx)
 			acancel()
 		}
+		g.rec.stop() // after the drain: the last requests' lines are written, then flushed
 		for _, s := range g.state.Load().services {
 			s.stop()
 		}

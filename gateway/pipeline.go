@@ -132,6 +132,9 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, x *exchange) {
 	if body != nil {
 		defer body.Release()
 	}
+	if faults := g.faults.active.Load(); faults != nil && g.injectFault(w, r, x, body, *faults) {
+		return
+	}
 	svc.observeLocal()
 	res := g.tryLocal(r, x, svc, body)
 	if res.reason == "" && res.resp != nil {
@@ -164,12 +167,20 @@ func admissionRejection(err error) rejection {
 }
 
 // requestBody wraps the incoming body so that it can be replayed on another host or center.
-// It returns nil for a request without a body.
+// It returns nil for a request without a body. This is where the traffic recorder samples
+// requests: the body, when held for replay, is then in memory.
 func (g *Gateway) requestBody(r *http.Request, st *state) (*forward.Body, error) {
-	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
-		return nil, nil
+	var body *forward.Body
+	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
+		var err error
+		if body, err = forward.NewBody(r.Body, r.ContentLength, st.replay, st.maxBody); err != nil {
+			return nil, err
+		}
 	}
-	return forward.NewBody(r.Body, r.ContentLength, st.replay, st.maxBody)
+	if rs := g.rec.cur.Load(); rs != nil {
+		g.rec.record(rs, r, body)
+	}
+	return body, nil
 }
 
 // attemptResult is the outcome of the local attempt(s).

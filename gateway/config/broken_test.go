@@ -253,7 +253,7 @@ extra: 1
 			"gw.yaml:8: services.songs.timeout.tavg: \"5\" has no unit; write a duration such as 5ms or 1s",
 			"gw.yaml:10: routes[0].path: \"api/songs\" does not start with /; write a path prefix such as /api/songs",
 			"gw.yaml:10: routes[0].service: unknown service \"song\"; known services: songs",
-			"gw.yaml:11: extra: unknown key; allowed keys: admin, block, center, centers, http, instance, limits, listen, log, protection, retry, routes, services, shutdown_grace, tls",
+			"gw.yaml:11: extra: unknown key; allowed keys: admin, block, center, centers, faults, http, instance, limits, listen, log, protection, recorder, retry, routes, services, shutdown_grace, tls",
 		)},
 	{"empty",
 		``,

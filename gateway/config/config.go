@@ -64,6 +64,8 @@ type Config struct {
 	Protection Protection `yaml:"protection"`
 	HTTP       HTTP       `yaml:"http"`
 	Log        Log        `yaml:"log"`
+	Faults     Faults     `yaml:"faults"`   // the fault-injection admin API (SEEDS.md C1)
+	Recorder   Recorder   `yaml:"recorder"` // the traffic recorder (SEEDS.md C4)
 
 	// ShutdownGrace bounds how long a stopping gateway drains in-flight requests. Default 10s.
 	ShutdownGrace Duration `yaml:"shutdown_grace"`
@@ -156,6 +158,32 @@ type HTTP struct {
 type Log struct {
 	Level  string `yaml:"level"`  // debug, info (default), warn, error
 	Access *bool  `yaml:"access"` // one JSON line per request; default true
+}
+
+// Faults configures the fault-injection admin API (POST /faults). Faults themselves are
+// run-time state, never config.
+type Faults struct {
+	Enabled *bool `yaml:"enabled"` // default true; false answers the /faults endpoints 403
+	// MaxPercent caps a fault's percent of matching requests, in (0, 100]. Default 50.
+	MaxPercent float64 `yaml:"max_percent"`
+}
+
+// Recorder configures the traffic recorder, which samples requests to JSONL files for load
+// tests built from real traffic. It is off until started through the admin API, or at Start
+// when Enabled.
+type Recorder struct {
+	Enabled  bool    `yaml:"enabled"`   // start recording when the gateway starts
+	Dir      string  `yaml:"dir"`       // default /var/lib/bulwark/rec
+	Sample   float64 `yaml:"sample"`    // share of requests recorded, in (0, 1]; default 0.01
+	MaxBody  Size    `yaml:"max_body"`  // body bytes kept per request; default 64KiB
+	MaxFile  Size    `yaml:"max_file"`  // a file rotates past this size; default 64MiB, ≥ 1KiB
+	MaxFiles int     `yaml:"max_files"` // traffic-*.jsonl files kept in Dir; default 10
+	Queue    int     `yaml:"queue"`     // lines waiting for the writer; default 1024
+	// Headers are the request headers recorded; default Accept, Content-Type, User-Agent.
+	Headers []string `yaml:"headers"`
+	// Redact are headers never recorded, on top of Authorization, Cookie, Set-Cookie and
+	// Proxy-Authorization, which are never recorded whatever the config says.
+	Redact []string `yaml:"redact"`
 }
 
 // Service is one upstream service.

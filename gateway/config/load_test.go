@@ -52,6 +52,9 @@ func globalDefaults(c *Config) {
 		MaxHeaderBytes: 1 << 20, MaxBodyBytes: 64 << 20, DialTimeout: Duration(time.Second), MaxIdlePerHost: 256}
 	c.Log = Log{Level: "info", Access: ptr(true)}
 	c.ShutdownGrace = Duration(10 * time.Second)
+	c.Faults = Faults{Enabled: ptr(true), MaxPercent: 50}
+	c.Recorder = Recorder{Dir: "/var/lib/bulwark/rec", Sample: 0.01, MaxBody: 64 << 10, MaxFile: 64 << 20,
+		MaxFiles: 10, Queue: 1024, Headers: []string{"Accept", "Content-Type", "User-Agent"}}
 }
 
 func TestLoadExample(t *testing.T) {

@@ -49,6 +49,7 @@ func (c *Config) validate(p *problems) {
 	c.validateServices(p, usage, primary)
 	c.validateLimits(p)
 	c.validateBlock(p)
+	c.validateRuntime(p)
 }
 
 // validateListeners checks listen, instance, tls and admin.

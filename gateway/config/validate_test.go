@@ -74,6 +74,19 @@ func TestValidateInMemoryErrors(t *testing.T) {
 			"routes[1].write: a write route needs a primary center, and none is; mark the center that takes writes with primary: true"},
 		{"upstream in unknown center", func(c *Config) { c.Services["songs"].Upstreams["bj"] = []string{"10.0.0.1:80"} },
 			`services.songs.upstreams.bj: unknown center "bj"; known centers: sh, sz`},
+		{"fault percent cap over 100", func(c *Config) { c.Faults.MaxPercent = 101 },
+			"faults.max_percent: 101 is outside (0, 100]; write a percentage such as 50"},
+		{"recorder sample over 1", func(c *Config) { c.Recorder.Sample = 2 },
+			"recorder.sample: 2 is outside (0, 1]; write a fraction such as 0.01"},
+		{"recorder file too small", func(c *Config) { c.Recorder.MaxFile = 100 },
+			"recorder.max_file: 100 is under the minimum of 1KiB"},
+		{"recorder records a redacted header", func(c *Config) {
+			c.Recorder.Headers = []string{"Accept", "cookie", "X-Tenant"}
+			c.Recorder.Redact = []string{"x-tenant"}
+		}, lines("recorder.headers[1]: cookie is redacted (Authorization, Cookie, Set-Cookie, Proxy-Authorization are never recorded, plus recorder.redact); remove it from headers",
+			"recorder.headers[2]: X-Tenant is redacted (Authorization, Cookie, Set-Cookie, Proxy-Authorization are never recorded, plus recorder.redact); remove it from headers")},
+		{"recorder bad header name", func(c *Config) { c.Recorder.Redact = []string{"bad name"} },
+			`recorder.redact[0]: "bad name" is not a header name; write e.g. User-Agent`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -142,6 +142,27 @@ func (b *Body) Replayable() bool { return b.replayable }
 // false, so even a non-replayable body may then go to another host.
 func (b *Body) Sent() bool { return b.sent.Load() }
 
+// AppendHead appends the first limit bytes of a replayable body (all of it when shorter) to
+// dst and returns the result with ok true. It reads only what NewBody already holds, so it
+// never consumes the incoming body and never disturbs an attempt, before, during or after
+// one. A body that is not replayable (streamed), or already released, appends nothing and
+// reports false. A limit ≤ 0 appends nothing.
+func (b *Body) AppendHead(dst []byte, limit int64) ([]byte, bool) {
+	if !b.replayable {
+		return dst, false
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.released {
+		return dst, false
+	}
+	n := min(max(limit, 0), b.size)
+	for i := int64(0); i < n; i += chunkSize {
+		dst = append(dst, (*b.chunks[i/chunkSize])[:min(chunkSize, n-i)]...)
+	}
+	return dst, true
+}
+
 // Len returns the body's length in bytes, or -1 when it is not known (a streamed body of
 // unknown length).
 func (b *Body) Len() int64 { return b.length }

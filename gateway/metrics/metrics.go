@@ -11,7 +11,8 @@
 //
 //   - Counters and histograms the core drives: bulwark_requests_total,
 //     bulwark_failovers_total, bulwark_local_retries_total, bulwark_rejections_total,
-//     bulwark_request_duration_seconds and bulwark_upstream_duration_seconds.
+//     bulwark_faults_injected_total, bulwark_request_duration_seconds and
+//     bulwark_upstream_duration_seconds.
 //   - Gauges computed at scrape time from a Snapshot the core hands over through a callback:
 //     bulwark_retry_window, bulwark_breaker_state, bulwark_host_state, bulwark_inflight,
 //     bulwark_cpu_permille and bulwark_adaptive_max_inflight. A service or host that is missing
@@ -74,6 +75,7 @@ const (
 	NameCPUPermille         = "bulwark_cpu_permille"
 	NameAdaptiveMaxInflight = "bulwark_adaptive_max_inflight"
 	NameBuildInfo           = "bulwark_build_info"
+	NameFaultsInjected      = "bulwark_faults_injected_total"
 )
 
 // Names returns every metric family name this package defines, sorted. It does not list the
@@ -84,7 +86,7 @@ func Names() []string {
 		NameRequests, NameFailovers, NameLocalRetries, NameRejections,
 		NameRequestDuration, NameUpstreamDuration,
 		NameRetryWindow, NameBreakerState, NameHostState, NameInflight,
-		NameCPUPermille, NameAdaptiveMaxInflight, NameBuildInfo,
+		NameCPUPermille, NameAdaptiveMaxInflight, NameBuildInfo, NameFaultsInjected,
 	}
 	slices.Sort(names)
 	return names
@@ -113,6 +115,7 @@ type Metrics struct {
 	rejections       *prometheus.CounterVec
 	requestDuration  *prometheus.HistogramVec
 	upstreamDuration *prometheus.HistogramVec
+	faults           *prometheus.CounterVec
 }
 
 // Option configures New.
@@ -174,6 +177,10 @@ func newMetrics(reg *prometheus.Registry, snapshot func() Snapshot, opts ...Opti
 			NativeHistogramBucketFactor:    nativeBucketFactor,
 			NativeHistogramMaxBucketNumber: nativeMaxBuckets,
 		}, []string{"service", "center", "host"}),
+		faults: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: NameFaultsInjected,
+			Help: "Faults injected into requests through the admin API, by service and kind (delay or abort).",
+		}, []string{"service", "kind"}),
 	}
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        NameBuildInfo,
@@ -183,7 +190,7 @@ func newMetrics(reg *prometheus.Registry, snapshot func() Snapshot, opts ...Opti
 	buildInfo.Set(1)
 	reg.MustRegister(
 		m.requests, m.failovers, m.localRetries, m.rejections,
-		m.requestDuration, m.upstreamDuration,
+		m.requestDuration, m.upstreamDuration, m.faults,
 		buildInfo,
 		newSnapshotCollector(snapshot),
 		collectors.NewGoCollector(),
@@ -229,6 +236,16 @@ func (m *Metrics) Upstream(service, center, host string) prometheus.Observer {
 	return m.upstreamDuration.WithLabelValues(service, center, host)
 }
 
+// Fault returns the counter of bulwark_faults_injected_total for service and kind, creating
+// the series at 0. Resolve it once (when a fault is added, or a service is built) and keep
+// it: Inc on the result costs no allocations.
+func (m *Metrics) Fault(service, kind string) prometheus.Counter {
+	if m == nil {
+		return discardCounter
+	}
+	return m.faults.WithLabelValues(service, kind)
+}
+
 // Failover counts one failover decision for service toward center to. result is one of the
 // Result* constants; another string is counted as given.
 func (m *Metrics) Failover(service, to, result string) {
@@ -271,11 +288,15 @@ func (m *Metrics) Forget(service string) int {
 		m.failovers.DeletePartialMatch(l) +
 		m.localRetries.DeletePartialMatch(l) +
 		m.requestDuration.DeletePartialMatch(l) +
-		m.upstreamDuration.DeletePartialMatch(l)
+		m.upstreamDuration.DeletePartialMatch(l) +
+		m.faults.DeletePartialMatch(l)
 }
 
 // discard is the observer a nil *Metrics hands out.
 var discard = prometheus.ObserverFunc(func(float64) {})
+
+// discardCounter is the counter a nil *Metrics hands out; it is registered nowhere.
+var discardCounter = prometheus.NewCounter(prometheus.CounterOpts{Name: "discarded", Help: "Not exported."})
 
 // levelLabel is the level label value of a service level.
 func levelLabel(level int) string { return strconv.Itoa(level) }

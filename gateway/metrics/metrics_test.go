@@ -56,6 +56,7 @@ func driveAll(m *Metrics) {
 	m.Failover("songs", "s", ResultNoBudget)
 	m.LocalRetry("songs", ResultOK)
 	m.Rejection("shed")
+	m.Fault("songs", "abort").Inc()
 }
 
 // scrape GETs url with the given Accept header and returns the status, content type and body.
@@ -212,6 +213,9 @@ bulwark_local_retries_total{result="ok",service="songs"} 1
 # HELP bulwark_rejections_total Requests the gateway refused itself, by the Bulwark-Reject reason.
 # TYPE bulwark_rejections_total counter
 bulwark_rejections_total{reason="shed"} 1
+# HELP bulwark_faults_injected_total Faults injected into requests through the admin API, by service and kind (delay or abort).
+# TYPE bulwark_faults_injected_total counter
+bulwark_faults_injected_total{kind="abort",service="songs"} 1
 # HELP bulwark_cpu_permille Process CPU use in per mille of the CPU the process may use, as admission sees it.
 # TYPE bulwark_cpu_permille gauge
 bulwark_cpu_permille 640
@@ -233,7 +237,7 @@ bulwark_breaker_state{host="10.0.0.2:80",service="songs"} 1
 bulwark_breaker_state{host="10.0.1.1:80",service="avatars"} 2
 `
 	err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want),
-		NameRequests, NameFailovers, NameLocalRetries, NameRejections,
+		NameRequests, NameFailovers, NameLocalRetries, NameRejections, NameFaultsInjected,
 		NameCPUPermille, NameAdaptiveMaxInflight, NameInflight, NameRetryWindow, NameBreakerState)
 	if err != nil {
 		t.Fatal(err)
@@ -289,9 +293,9 @@ func TestForget(t *testing.T) {
 	driveAll(m)
 	m.Route("/avatars", "avatars", 3, "p").Observe(200, OutcomeOK, time.Millisecond)
 	m.Upstream("avatars", "p", "10.0.1.1:80").Observe(0.001)
-	// songs: 3 request series, 1 duration, 2 upstream, 2 failover, 1 local retry.
-	if n := m.Forget("songs"); n != 9 {
-		t.Fatalf("Forget deleted %d series, want 9", n)
+	// songs: 3 request series, 1 duration, 2 upstream, 2 failover, 1 local retry, 1 fault.
+	if n := m.Forget("songs"); n != 10 {
+		t.Fatalf("Forget deleted %d series, want 10", n)
 	}
 	for _, name := range []string{NameRequests, NameRequestDuration, NameUpstreamDuration} {
 		n, err := testutil.GatherAndCount(m.Registry(), name)
