@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/bulwark-go/bulwark/internal/cpulock"
 )
 
 // These tests build and run the real binary, as users do.
@@ -270,6 +272,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // of levels 1..4 against a fast backend. The gateway's CPU saturates, BBR engages, level 4 is
 // shed first and level 1 keeps ≥ 99 % success.
 func TestShedsByLevelUnderCPUPressure(t *testing.T) {
+	cpulock.Hold(t)
 	flood := filepath.Join(filepath.Dir(bulwarkBin(t)), "flood")
 	if out, err := exec.Command("go", "build", "-o", flood, "./testdata/flood").CombinedOutput(); err != nil {
 		t.Fatalf("build flood: %v\n%s", err, out)
