@@ -13,6 +13,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/bulwark-go/bulwark/adaptive"
 	"github.com/bulwark-go/bulwark/gateway"
 	"github.com/bulwark-go/bulwark/gateway/config"
 )
@@ -53,6 +54,18 @@ type Options struct {
 	Log io.Writer
 	// Edit, when set, may change each center's generated config before it is validated.
 	Edit func(*config.Config)
+	// Addrs, when set, fixes each center's gateway and admin addresses (center → [gateway,
+	// admin], e.g. "127.0.0.1:18080"), so that drill files can name them. Default: free ports.
+	Addrs map[string][2]string
+	// CPU, when set, gives each center's gateway its CPU reading instead of sampling the
+	// process (which the demo shares with every gateway, host and load generator).
+	CPU func(center string) adaptive.CPU
+}
+
+// FixedAddrs are the addresses `bulwark demo --serve` uses, and the shipped drills name.
+var FixedAddrs = map[string][2]string{
+	Primary:   {"127.0.0.1:18080", "127.0.0.1:18081"},
+	Secondary: {"127.0.0.1:18090", "127.0.0.1:18091"},
 }
 
 // Center is one data center of the topology.
@@ -109,12 +122,25 @@ func Start(opts Options) (_ *Topology, err error) {
 		}
 	}
 	lns := map[string][2]net.Listener{}
+	var opened []net.Listener // closed on error; once a gateway serves on them, it owns them
+	defer func() {
+		if err != nil {
+			for _, ln := range opened {
+				_ = ln.Close()
+			}
+		}
+	}()
 	for _, c := range []string{Primary, Secondary} {
 		var pair [2]net.Listener
 		for i := range pair {
-			if pair[i], err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
-				return nil, err
+			addr := "127.0.0.1:0"
+			if a, ok := opts.Addrs[c]; ok {
+				addr = a[i]
 			}
+			if pair[i], err = net.Listen("tcp", addr); err != nil {
+				return nil, fmt.Errorf("demo: %s: %w", c, err)
+			}
+			opened = append(opened, pair[i])
 		}
 		lns[c] = pair
 		t.Centers[c] = &Center{Name: c, URL: "http://" + pair[0].Addr().String(), AdminURL: "http://" + pair[1].Addr().String()}
@@ -128,7 +154,11 @@ func Start(opts Options) (_ *Topology, err error) {
 			return nil, fmt.Errorf("demo: %s config: %w", c, err)
 		}
 		logger := slog.New(slog.NewJSONHandler(opts.Log, &slog.HandlerOptions{Level: slog.LevelWarn}))
-		g, err := gateway.New(cfg, gateway.WithLogger(logger), gateway.WithListeners(lns[c][0], lns[c][1]))
+		gopts := []gateway.Option{gateway.WithLogger(logger), gateway.WithListeners(lns[c][0], lns[c][1])}
+		if opts.CPU != nil {
+			gopts = append(gopts, gateway.WithCPU(opts.CPU(c)))
+		}
+		g, err := gateway.New(cfg, gopts...)
 		if err != nil {
 			return nil, err
 		}
