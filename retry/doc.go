@@ -51,9 +51,12 @@
 //
 //	f(i+1) = max(formula, min(n, cap))       (cap default 1000, WithCreditCap)
 //
-// If it was not healthy, the formula's back-off applies and the credit is
-// ignored. Either way the grant is consumed at that boundary: a later period
-// is raised only by a later grant. Credit only ever raises the window; a
+// If it was not healthy, the credit is withdrawn at once: the window falls to
+// the formula's own window (the one it would have had, from the same counts,
+// had no credit ever been granted), halved — not to half the credit, which
+// would keep a remote that has just started failing under hundreds of retries
+// for several periods. Either way the grant is consumed at that boundary: a
+// later period is raised only by a later grant. Credit only ever raises the window; a
 // remote that wants less traffic says so by failing retries. Without grants,
 // or with WithRemoteCredit(false), the window is exactly the source's.
 //

@@ -116,6 +116,7 @@ type Window struct {
 	epoch     time.Time
 	start     time.Duration // offset of the current period's start
 	window    int64         // f
+	base      int64         // what f would be by the formula alone, had no credit been granted
 	sent      int64         // g
 	successes int64
 	failures  int64
@@ -147,6 +148,7 @@ func New(opts ...Option) (*Window, error) {
 		creditCap:   o.creditCap,
 		epoch:       c.Now(),
 		window:      1,
+		base:        1,
 	}, nil
 }
 
@@ -242,29 +244,34 @@ func (w *Window) roll(now time.Duration) {
 	if elapsed < w.period { // also a clock that went backwards
 		return
 	}
-	w.window = w.next()
+	w.window, w.base = w.next()
 	w.sent, w.successes, w.failures, w.local, w.grant = 0, 0, 0, 0, 0
 	w.start += elapsed - elapsed%w.period
 }
 
-// next computes f(i+1) from the current period's counts.
-func (w *Window) next() int64 {
-	f := w.window
+// next computes f(i+1) from the current period's counts, and the formula's own window
+// beside it (the two are equal while no credit was granted).
+func (w *Window) next() (window, base int64) {
+	grow := func(f int64) int64 {
+		if w.sent >= f {
+			// Cannot overflow: f grows only after f retries were really sent.
+			return f + max(min(w.local/100, f), 1)
+		}
+		return f
+	}
 	if !w.healthy() {
 		if w.resetToOne {
-			return 1
+			return 1, 1
 		}
-		return max(1, f/2)
+		// Credit is withdrawn at once: back to the formula's own window, halved.
+		base = max(1, w.base/2)
+		return base, base
 	}
-	n := f
-	if w.sent >= f {
-		// Cannot overflow: f grows only after f retries were really sent.
-		n = f + max(min(w.local/100, f), 1)
-	}
+	window, base = grow(w.window), grow(w.base)
 	if w.grant > 0 {
-		n = max(n, min(w.grant, w.creditCap))
+		window = max(window, min(w.grant, w.creditCap))
 	}
-	return n
+	return window, base
 }
 
 // healthy reports s(i) ≥ threshold, with s = 1 when nothing was recorded.

@@ -252,11 +252,19 @@ func TestWindowCredit(t *testing.T) {
 		{"default cap is 1000", nil, []period{
 			{grants: []int64{1 << 40}, want: 1000},
 		}},
-		{"unhealthy remote ignores the grant", nil, []period{
+		{"unhealthy remote withdraws the credit at once", nil, []period{
 			{grants: []int64{64}, want: 64},
-			{attempts: 64, succ: 10, fail: 10, grants: []int64{500}, want: 32},
-			{attempts: 32, fail: 1, grants: []int64{500}, want: 16},
+			// The formula alone was still at 1: the credit is withdrawn, not halved.
+			{attempts: 64, succ: 10, fail: 10, grants: []int64{500}, want: 1},
+			{attempts: 1, fail: 1, grants: []int64{500}, want: 1},
 			{succ: 1, grants: []int64{500}, want: 500},
+		}},
+		{"withdrawn credit falls back to the formula's own window, halved", nil, []period{
+			{attempts: 1, succ: 1, want: 2},
+			{attempts: 2, succ: 2, want: 3},
+			{attempts: 3, succ: 3, want: 4},
+			{attempts: 4, succ: 4, grants: []int64{500}, want: 500}, // the formula alone: 5
+			{attempts: 500, succ: 10, fail: 10, want: 2},            // the formula's own 5, halved
 		}},
 		{"unhealthy remote with reset to one ignores the grant", []Option{WithResetToOne()}, []period{
 			{grants: []int64{64}, want: 64},
