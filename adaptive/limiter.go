@@ -90,6 +90,17 @@ func (t Token) Done() {
 	}
 }
 
+// Cancel ends a token without recording its round trip: for a request that
+// never reached the work the limiter estimates (a connection refused, a client
+// that left), whose near-zero time would otherwise drag minRt down and shrink
+// the limit for a whole window. Like Done, call it at most once; the zero
+// Token's Cancel does nothing.
+func (t Token) Cancel() {
+	if t.l != nil {
+		t.l.inflight.Add(-1)
+	}
+}
+
 // DoneAt is Done with the current reading of the limiter's Now given by the
 // caller. A reading before the token's start counts as a round trip of 0.
 func (t Token) DoneAt(end time.Duration) {

@@ -509,3 +509,22 @@ func TestStartAtDoneAt(t *testing.T) {
 	}
 	Token{}.DoneAt(time.Second) // the zero Token does nothing
 }
+
+// TestCancelRecordsNothing: a cancelled token leaves the in-flight count and the round trips
+// as if it had never started.
+func TestCancelRecordsNothing(t *testing.T) {
+	clk := clock.NewFake(time.Unix(0, 0))
+	l, err := New(WithClock(clk), WithWindow(time.Second), WithBuckets(10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Start().Cancel()
+	tok := l.Start()
+	clk.Advance(30 * time.Millisecond)
+	tok.Done()
+	clk.Advance(100 * time.Millisecond)
+	if st := l.Stats(); st.InFlight != 0 || st.MaxPass != 1 || st.MinRt != 30*time.Millisecond {
+		t.Fatalf("stats %+v, want inflight 0, one pass of 30ms", st)
+	}
+	Token{}.Cancel()
+}

@@ -30,7 +30,9 @@ type ServiceSpec struct {
 // DefaultServices are the demo's services: one per level, and the write route /api/orders
 // whose hosts live in the primary center sz.
 func DefaultServices() []ServiceSpec {
-	fast := Behavior{Workers: 16, Latency: 10 * time.Millisecond, Jitter: 0.3}
+	// 50 ms service time: long enough that a gateway holds several requests of each level in
+	// flight at the story's rates, so level shares of its BBR limit are not rounded to 0 or 1.
+	fast := Behavior{Workers: 16, Latency: 50 * time.Millisecond, Jitter: 0.1}
 	return []ServiceSpec{
 		{Name: "songs", Level: 1, Path: "/api/songs", Behavior: fast},
 		{Name: "comments", Level: 2, Path: "/api/comments", Behavior: fast},
@@ -182,16 +184,25 @@ func (t *Topology) config(c string, lns map[string][2]net.Listener, upstreams ma
 			Primary:   {Gateway: "http://" + lns[Primary][0].Addr().String(), Primary: true},
 			Secondary: {Gateway: "http://" + lns[Secondary][0].Addr().String()},
 		},
-		Log:      config.Log{Level: "warn", Access: &off},
-		Services: map[string]*config.Service{},
+		Log: config.Log{Level: "warn", Access: &off},
+		// A level-1 request may wait up to 300 ms for a slot of the gateway-wide admission
+		// (default 100 ms): the hosts take 50 ms, so a slot frees several times meanwhile.
+		Protection: config.Protection{MaxWait: config.Duration(300 * time.Millisecond)},
+		Services:   map[string]*config.Service{},
 	}
+	// What the shipped drills (examples/drills) exercise: a per-user frequency limit on
+	// orders and a route rate limit on songs, above what the story sends.
+	cfg.Limits = []*config.Limit{{Key: "header:X-User-Id", Limit: 5, Per: config.Duration(time.Second), Paths: []string{"/api/orders"}}}
 	for _, s := range t.Services {
 		cfg.Services[s.Name] = &config.Service{
 			Level:     s.Level,
 			Upstreams: upstreams[s.Name],
-			Timeout: config.Timeout{Tavg: config.Duration(50 * time.Millisecond),
-				Thwm: config.Duration(200 * time.Millisecond), Tmax: config.Duration(500 * time.Millisecond)},
+			Timeout: config.Timeout{Tavg: config.Duration(100 * time.Millisecond),
+				Thwm: config.Duration(400 * time.Millisecond), Tmax: config.Duration(time.Second)},
 			Health: config.Health{Path: "/healthz", Interval: config.Duration(500 * time.Millisecond)},
+		}
+		if s.Name == "songs" {
+			cfg.Services[s.Name].RateLimit = &config.RateLimit{Limit: 100, Per: config.Duration(time.Second)}
 		}
 		methods := []string{"GET", "HEAD"}
 		if s.Write {

@@ -57,4 +57,16 @@ func TestCredit(t *testing.T) {
 	if got := songs.credit("sz-1", false, 1000); got != 100 {
 		t.Fatalf("after quiet periods: credit %d, want 100", got)
 	}
+	songs.markFailed(now()) // a local attempt of the service failed: no credit for two periods
+	if got := songs.credit("sz-1", false, 1000); got != 0 {
+		t.Fatalf("right after a local failure: credit %d, want 0", got)
+	}
+	fake.Advance(time.Second)
+	if got := songs.credit("sz-1", false, 1000); got != 0 {
+		t.Fatalf("the period after a local failure: credit %d, want 0", got)
+	}
+	fake.Advance(time.Second)
+	if got := songs.credit("sz-1", false, 1000); got != 100 {
+		t.Fatalf("two periods after a local failure: credit %d, want 100", got)
+	}
 }

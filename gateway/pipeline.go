@@ -107,7 +107,17 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, x *exchange) {
 		}
 		defer tk.Done()
 		bt := st.bbr.Start()
-		defer bt.Done()
+		defer func() {
+			// The limiter learns the gateway's capacity from requests that did the work: an
+			// answer relayed from a host. A request refused or failed in microseconds (a dead
+			// pool, an open breaker) would drag minRt, and with it the limit, toward zero for
+			// a whole window, starving every level once the pool is back.
+			if x.attempts > 0 && x.status < 500 {
+				bt.Done()
+			} else {
+				bt.Cancel()
+			}
+		}()
 	}
 	tk, err := svc.admit.Admit(ctx, ro.level)
 	if err != nil {
@@ -200,6 +210,9 @@ func (g *Gateway) tryLocal(r *http.Request, x *exchange, svc *service, body *for
 	var exclude *upstream.Host
 	retried := false
 	defer func() {
+		if res.reason != "" && res.reason != config.ReasonBreakerOpen {
+			svc.markFailed(x.start)
+		}
 		if retried {
 			result := metrics.ResultError
 			if res.resp != nil && res.reason == "" {

@@ -50,6 +50,7 @@ type service struct {
 	curIdx   int64                          // index of the current period
 	served   [2]int64                       // requests admitted by the rate limit: [current, previous] period
 	sources  map[string]int64               // source instance → last period index seen
+	lastFail atomic.Int64                   // 1 + the period index of the last local upstream failure; 0 = none
 	lastShed atomic.Int64                   // clock offset (ns since epoch) of the last shed; 0 = never
 	epoch    time.Time                      // the clock's reading at construction
 	hostObs  map[string]prometheus.Observer // upstream duration observers, per host
@@ -290,6 +291,12 @@ func (s *service) countServed(now time.Duration) {
 	s.mu.Unlock()
 }
 
+// markFailed records that a local attempt failed (connect error, timeout, 5xx) at now, an
+// offset from s.epoch: the service lends no credit for this period and the next.
+func (s *service) markFailed(now time.Duration) {
+	s.lastFail.Store(int64(now/s.period) + 1)
+}
+
 // markShed records that this service refused a request for lack of room: credit is 0 for a
 // period after, and the pool's pressure lasts.
 func (s *service) markShed() {
@@ -325,7 +332,15 @@ func (s *service) credit(source string, pressured bool, creditCap int64) int64 {
 	if pressured {
 		return 0
 	}
-	if s.capacity.pressured() {
+	failedRecently := false
+	if f := s.lastFail.Load(); f != 0 {
+		failedRecently = f-1 >= int64(s.clk.Since(s.epoch)/s.period)-1
+	}
+	if failedRecently || s.capacity.pressured() || s.pool != nil && s.pool.Failing() {
+		// A remote that is itself failing must not lend credit: one lucky period of a
+		// half-failing service would otherwise raise the sender's window to the credit. Its
+		// hosts' states alone flap (probes of /healthz pass while requests fail), so any
+		// local failure in this period or the last one counts too.
 		return 0
 	}
 	room := creditCap

@@ -104,9 +104,16 @@ func (a Attempt) done(o Outcome, now time.Duration) {
 	h := a.h
 	p := h.pool
 	rt := max(now-a.start, 0)
-	a.token.DoneAt(now)
 	h.inflight.Add(-1)
-	p.rts.add(now, rt)
+	if o.Err == ConnectError || o.Err == Canceled {
+		// Never reached a host's work: a refused connection takes microseconds, and
+		// recording that would drag the pressure estimate's minRt (and so its limit)
+		// down for a whole window.
+		a.token.Cancel()
+	} else {
+		a.token.DoneAt(now)
+		p.rts.add(now, rt)
+	}
 	switch o.Err {
 	case OK:
 		h.successes.Add(1)

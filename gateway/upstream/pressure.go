@@ -10,6 +10,10 @@ import (
 
 // Settings of the pressure estimate.
 const (
+	// MinPerHost: the pool's limit is never below this many attempts per host, whatever
+	// its estimate says.
+	MinPerHost = 2
+
 	// PressureRefresh: the latency-inflation reading is recomputed at most this
 	// often (the adaptive limiter's bucket width).
 	PressureRefresh = 100 * time.Millisecond
@@ -23,14 +27,21 @@ const (
 
 // Capacity returns the pool's concurrency limit and whether it applies now, for
 // shed.Admitter: the adaptive limiter's maxPass × minRt estimate (Unlimited
-// before any), limited while a host reports overload, or while the pool's
+// before any; never below MinPerHost per host unless a host reports overload), limited while a host reports overload, or while the pool's
 // pressure is ≥ PressureThreshold AND the pool holds more attempts than the
 // estimate. Latency inflation alone is not saturation: at low use a small rise
 // (0.3 ms to 2 ms) reads as high inflation over a tiny estimate. See the package
 // comment. Safe for concurrent use, allocation-free.
 func (p *Pool) Capacity() (limit int64, limited bool) {
 	limit, limited = p.limiter.Capacity()
-	if limited && p.limiter.Inflight() <= limit && p.overload.Load() <= int64(p.now()) {
+	if limited && p.overload.Load() > int64(p.now()) {
+		return limit, true // a host asked for relief: its estimate stands, however small
+	}
+	// maxPass × minRt is what the pool was seen to complete, not what it can: after a quiet
+	// spell (or an outage) it can be 1 for a pool of healthy hosts. Latency alone never
+	// asks for fewer than MinPerHost attempts per host.
+	limit = max(limit, int64(MinPerHost*len(p.hosts)))
+	if limited && p.limiter.Inflight() <= limit {
 		limited = false
 	}
 	return limit, limited
@@ -48,6 +59,17 @@ type PressureStatus struct {
 	RecentRt         time.Duration `json:"recent_rt_ns"` // mean round trip over the last ~RecentWindow
 	MaxPassPerSecond float64       `json:"max_pass_per_second"`
 	OverloadedHosts  []string      `json:"overloaded_hosts,omitempty"` // hosts within OverloadFor of an overload report
+}
+
+// Failing reports whether any host the operator has not drained is out of the healthy state:
+// erroring, unavailable or overloaded. A gateway grants no failover credit for such a pool.
+func (p *Pool) Failing() bool {
+	for _, h := range p.hosts {
+		if s := h.State(); s != Healthy && s != Offline {
+			return true
+		}
+	}
+	return false
 }
 
 // Inflight returns the attempts acquired and not yet Done, over all hosts. One atomic load.

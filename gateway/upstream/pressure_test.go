@@ -44,18 +44,21 @@ func TestPressureFromLatencyInflation(t *testing.T) {
 	if ps.Limited || ps.PerMille != 666 || ps.RecentRt != 30*time.Millisecond {
 		t.Fatalf("30 ms against minRt 10 ms, nothing in flight: %+v, want 666 ‰, not limited", ps)
 	}
-	// maxPass 10 per 100 ms bucket × minRt 10 ms / 100 ms = 1 in flight: a
-	// second attempt in flight is beyond the estimate.
-	a1, _ := p.Acquire(nil)
-	if limit, limited := p.Capacity(); limit != 1 || limited {
-		t.Fatalf("one in flight: Capacity = %d, %v; want 1, not limited", limit, limited)
+	// maxPass 10 per 100 ms bucket × minRt 10 ms / 100 ms = 1 in flight, raised
+	// to the floor of MinPerHost per host: 2. A third attempt in flight is beyond it.
+	var held []Attempt
+	for i := 1; i <= 3; i++ {
+		a, _ := p.Acquire(nil)
+		held = append(held, a)
+		limit, limited := p.Capacity()
+		if want := i > 2; limit != 2 || limited != want {
+			t.Fatalf("%d in flight: Capacity = %d, %v; want 2, %v", i, limit, limited, want)
+		}
 	}
-	a2, _ := p.Acquire(nil)
-	if limit, limited := p.Capacity(); limit != 1 || !limited {
-		t.Fatalf("two in flight: Capacity = %d, %v; want 1, limited", limit, limited)
+	clk.Advance(30 * time.Millisecond)
+	for _, a := range held {
+		a.Done(Outcome{Latency: 30 * time.Millisecond})
 	}
-	a1.Done(Outcome{Latency: 30 * time.Millisecond})
-	a2.Done(Outcome{Latency: 30 * time.Millisecond})
 	run(10*time.Millisecond, 1500*time.Millisecond)
 	if ps = p.Pressure(); ps.Limited || ps.PerMille != 0 {
 		t.Fatalf("back to 10 ms: %+v, want not limited", ps)
@@ -181,5 +184,25 @@ func TestPressureSimulatedBackend(t *testing.T) {
 	}
 	if heavy.Limit < workers/2 || heavy.Limit > workers*2 {
 		t.Fatalf("limit %d, want within a factor 2 of W = %d", heavy.Limit, workers)
+	}
+}
+
+// TestFailing: a pool is failing while a host it has not drained is out of the healthy
+// state; a drained host does not count.
+func TestFailing(t *testing.T) {
+	hosts := addrs(2)
+	p, _, _ := fakePool(t, Options{Hosts: hosts})
+	if p.Failing() {
+		t.Fatal("a fresh pool is failing")
+	}
+	if err := p.Drain(hosts[0]); err != nil {
+		t.Fatal(err)
+	}
+	if p.Failing() {
+		t.Fatal("a drained host made the pool failing")
+	}
+	report(t, p, hosts[1], 1, overOK) // an overload report
+	if !p.Failing() {
+		t.Fatal("an overloaded host did not make the pool failing")
 	}
 }
