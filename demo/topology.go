@@ -200,6 +200,11 @@ func (t *Topology) config(c string, lns map[string][2]net.Listener, upstreams ma
 			Timeout: config.Timeout{Tavg: config.Duration(100 * time.Millisecond),
 				Thwm: config.Duration(400 * time.Millisecond), Tmax: config.Duration(time.Second)},
 			Health: config.Health{Path: "/healthz", Interval: config.Duration(500 * time.Millisecond)},
+			// The story moves in seconds, not minutes. An SRE breaker that has seen 80 % fail
+			// recovers over a few windows once its host is well (each window drops a fraction
+			// K of what the last one let through fewer); with the default 10 s window and
+			// K = 1.5 sh would still refuse songs half-way into the overload phase.
+			Breaker: config.Breaker{Window: config.Duration(2 * time.Second), K: 2},
 		}
 		if s.Name == "songs" {
 			cfg.Services[s.Name].RateLimit = &config.RateLimit{Limit: 100, Per: config.Duration(time.Second)}
