@@ -18,19 +18,7 @@ import (
 
 func runDrillBin(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := exec.Command(bulwarkBin(t), append([]string{"drill"}, args...)...)
-	cmd.Env = append(os.Environ(), env...)
-	var out, errb strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	case err != nil:
-		t.Fatal(err)
-	}
-	return out.String(), errb.String(), code
+	return runBin(t, env, append([]string{"drill"}, args...)...)
 }
 
 func TestDrillCLI(t *testing.T) {
