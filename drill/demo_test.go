@@ -98,3 +98,18 @@ func assertNoFaults(t *testing.T, d *Drill) {
 		}
 	}
 }
+
+// TestDefaultEnvMatchesDemo: the drill files' default addresses are the ones `bulwark demo
+// --serve` listens on. The drill package does not import demo (a product beside it), so this
+// test keeps the two lists from drifting apart.
+func TestDefaultEnvMatchesDemo(t *testing.T) {
+	for center, prefix := range map[string]string{demo.Primary: "SZ", demo.Secondary: "SH"} {
+		addrs := demo.FixedAddrs[center]
+		if got, want := DefaultEnv[prefix+"_URL"], "http://"+addrs[0]; got != want {
+			t.Errorf("%s_URL = %q, demo serves %q", prefix, got, want)
+		}
+		if got, want := DefaultEnv[prefix+"_ADMIN"], "http://"+addrs[1]; got != want {
+			t.Errorf("%s_ADMIN = %q, demo serves %q", prefix, got, want)
+		}
+	}
+}
