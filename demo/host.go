@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bulwark-go/bulwark/httpmw"
 	"github.com/bulwark-go/bulwark/overload"
 )
 
@@ -24,30 +25,31 @@ type Behavior struct {
 }
 
 // Host is a simulated backend host: a real HTTP server on loopback with a fixed number of
-// workers, a service-time distribution, an error rate, and overload reporting. It counts the
-// requests waiting for and holding a worker as active work (SEEDS.md B9) and answers
-// Bulwark-Overload: 1 while its overload detector is out of the normal phase, so the gateway
-// learns the state from its responses (the report chain of B9).
+// workers, a service-time distribution, an error rate, and overload reporting. Its requests go
+// through httpmw.Protect, as a real Bulwark service's would: a bounded worker pool (more
+// requests wait, up to the queue-wait drop of SEEDS.md B12) and the active-worker overload
+// detector (B9), which counts the requests waiting for and holding a worker as active work.
+// So its Bulwark-Overload: 1 answers, which move it to the gateway's overloaded state, come
+// from the real middleware (the report chain of B9).
 //
-// GET /healthz answers 200 unless the host is down; every other path is served by a worker.
+// GET /healthz answers 200 unless the host is down, outside the middleware, as health checks
+// of real services usually are; every other path is served by a worker.
 type Host struct {
 	Service, Center, Name string
 
 	mu       sync.Mutex // guards behavior changes, srv and ln
 	behavior atomic.Pointer[Behavior]
-	slots    chan struct{} // capacity = Workers; replaced when Workers changes
-	detector *overload.Detector
+	protect  atomic.Pointer[httpmw.Handler] // replaced when Workers changes
 	addr     string
 	srv      *http.Server
-	stop     chan struct{}
-	wg       sync.WaitGroup
 
-	served, failed, overloads atomic.Int64
+	served, failed atomic.Int64
+	oldReports     atomic.Uint64 // overload reports of replaced handlers
 }
 
 // NewHost starts a host on a free loopback port with the given behavior.
 func NewHost(service, center, name string, b Behavior) (*Host, error) {
-	h := &Host{Service: service, Center: center, Name: name, stop: make(chan struct{})}
+	h := &Host{Service: service, Center: center, Name: name}
 	if err := h.apply(b); err != nil {
 		return nil, err
 	}
@@ -57,8 +59,6 @@ func NewHost(service, center, name string, b Behavior) (*Host, error) {
 	}
 	h.addr = ln.Addr().String()
 	h.serve(ln)
-	h.wg.Add(1)
-	go h.sample()
 	return h, nil
 }
 
@@ -71,7 +71,8 @@ func (h *Host) Behavior() Behavior { return *h.behavior.Load() }
 // Stats returns the requests served (any status), the 500s it answered, and the answers that
 // carried Bulwark-Overload.
 func (h *Host) Stats() (served, failed, overloads int64) {
-	return h.served.Load(), h.failed.Load(), h.overloads.Load()
+	reports := h.oldReports.Load() + h.protect.Load().Stats().Reports
+	return h.served.Load(), h.failed.Load(), int64(reports)
 }
 
 // SetBehavior changes what the host does. Going Down closes the listener and every
@@ -118,12 +119,22 @@ func (h *Host) apply(b Behavior) error {
 		if err != nil {
 			return err
 		}
-		h.detector = d
-		h.slots = make(chan struct{}, b.Workers)
+		p, err := httpmw.Protect(http.HandlerFunc(h.work), httpmw.WithName(h.Name),
+			httpmw.WithOverload(d, 100*time.Millisecond), httpmw.WithWorkers(b.Workers, hostQueue, 0))
+		if err != nil {
+			return err
+		}
+		if old := h.protect.Swap(p); old != nil {
+			h.oldReports.Add(old.Stats().Reports)
+		}
 	}
 	h.behavior.Store(&b)
 	return nil
 }
+
+// hostQueue is how many requests may wait for a worker. It is deep enough that the queue-wait
+// drop (500 ms), not the queue's length, limits waiting, as in the source's design (B12).
+const hostQueue = 1024
 
 func (h *Host) serve(ln net.Listener) {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
@@ -133,42 +144,18 @@ func (h *Host) serve(ln net.Listener) {
 	go func() { _ = srv.Serve(ln) }()
 }
 
-// sample feeds the overload detector every 100 ms, until Close.
-func (h *Host) sample() {
-	defer h.wg.Done()
-	t := time.NewTicker(100 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-h.stop:
-			return
-		case <-t.C:
-			h.mu.Lock()
-			d := h.detector
-			h.mu.Unlock()
-			d.Sample()
-		}
-	}
-}
-
-// ServeHTTP serves one request with a worker.
+// ServeHTTP answers health checks itself and passes everything else through the middleware.
 func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/healthz" {
 		_, _ = w.Write([]byte("ok\n"))
 		return
 	}
-	h.mu.Lock()
-	d, slots := h.detector, h.slots
-	h.mu.Unlock()
+	h.protect.Load().ServeHTTP(w, r)
+}
+
+// work is one request's service, run by a worker of the middleware's pool.
+func (h *Host) work(w http.ResponseWriter, r *http.Request) {
 	b := h.behavior.Load()
-	tok := d.Begin() // waiting for a worker is active work too
-	defer tok.Done()
-	select {
-	case slots <- struct{}{}:
-		defer func() { <-slots }()
-	case <-r.Context().Done():
-		return
-	}
 	if d := serviceTime(b); d > 0 {
 		t := time.NewTimer(d)
 		select {
@@ -182,10 +169,6 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr := w.Header()
 	hdr.Set("Content-Type", "application/json")
 	hdr.Set("X-Backend", h.Name)
-	if d.Overloaded() {
-		hdr.Set("Bulwark-Overload", "1")
-		h.overloads.Add(1)
-	}
 	if b.ErrorRate > 0 && rand.Float64() < b.ErrorRate {
 		h.failed.Add(1)
 		w.WriteHeader(http.StatusInternalServerError)
@@ -206,15 +189,8 @@ func serviceTime(b *Behavior) time.Duration {
 	return time.Duration(float64(b.Latency) * f)
 }
 
-// Close stops the host and its sampler.
+// Close stops the host.
 func (h *Host) Close() error {
-	select {
-	case <-h.stop:
-		return nil
-	default:
-	}
-	close(h.stop)
-	h.wg.Wait()
 	h.mu.Lock()
 	srv := h.srv
 	h.srv = nil
