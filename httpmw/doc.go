@@ -29,7 +29,8 @@
 //     line with the stack. The server keeps serving. A handler's own http.ErrAbortHandler passes.
 //
 // Refusals follow the gateway's contract: the status, Bulwark-Reject with the reason, and
-// Retry-After (1 s for a 503). While the detector is not normal every response, refusals
+// Retry-After (1 s for a 503). A client that leaves while its request waits is counted as
+// 499 "client_closed", apart from the server's own refusals. While the detector is not normal every response, refusals
 // included, carries Bulwark-Overload: 1, so the gateway moves this host to its overloaded
 // state and the state climbs the call chain (B9).
 //

@@ -47,6 +47,7 @@ const (
 	ReasonShed         = "shed"          // 503: the adaptive limiter's share for the level is used up
 	ReasonQueueTimeout = "queue_timeout" // 503: waited longer than the maximum wait
 	ReasonQueueFull    = "queue_full"    // 503: no worker, and the worker queue is full
+	ReasonCanceled     = "client_closed" // 499: the client left while its request waited
 )
 
 const (
@@ -57,11 +58,12 @@ const (
 	reasonShed
 	reasonQueueTimeout
 	reasonQueueFull
+	reasonCanceled
 	numReasons
 )
 
 var reasonNames = [numReasons]string{ReasonRateLimited, ReasonBadDeadline, ReasonDeadline,
-	ReasonOverloaded, ReasonShed, ReasonQueueTimeout, ReasonQueueFull}
+	ReasonOverloaded, ReasonShed, ReasonQueueTimeout, ReasonQueueFull, ReasonCanceled}
 
 // Protect wraps next with the protections the options turn on; with no options it only recovers
 // panics and carries color and trace context. See the package comment for the order of the
@@ -217,8 +219,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) rejectAdmit(w http.ResponseWriter, r *http.Request, err error, noRoom int) {
 	switch {
 	case errors.Is(err, context.Canceled):
-		// The client left while waiting: nobody reads the answer, but the server must write one.
-		h.reject(w, http.StatusServiceUnavailable, reasonQueueTimeout, "1")
+		// The client left while waiting: nobody reads the answer. 499, as the gateway and
+		// nginx count it, keeps it apart from the server's own refusals.
+		h.reject(w, statusClientClosed, reasonCanceled, "")
 	case errors.Is(err, context.DeadlineExceeded) && hasDeadline(r):
 		h.reject(w, http.StatusServiceUnavailable, reasonDeadline, "1")
 	case errors.Is(err, shed.ErrQueueTimeout):
@@ -253,6 +256,9 @@ func (h *Handler) reject(w http.ResponseWriter, status, reason int, retry string
 }
 
 var overloadValue = []string{"1"}
+
+// statusClientClosed is nginx's "client closed request", which the gateway uses too.
+const statusClientClosed = 499
 
 // level is the request's service level: a trusted header, then the level function, then the
 // route table, then the default.

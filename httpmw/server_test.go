@@ -542,4 +542,42 @@ func FuzzParseDeadline(f *testing.F) {
 	})
 }
 
-var _ = context.Background
+
+// TestClientLeftWhileWaiting: a client that gives up while waiting for a worker is counted as
+// client_closed, not as a refusal of the server's own.
+func TestClientLeftWhileWaiting(t *testing.T) {
+	clk := clock.NewFake(time.Now())
+	g := newGate(t)
+	h := protect(t, g, httpmw.WithClock(clk), httpmw.WithWorkers(1, 0, 0))
+	srv := serve(t, h)
+	holder := background(t, srv.URL, 1)
+	g.wait(t, 1)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/fast", nil)
+	errc := make(chan error, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		errc <- err
+	}()
+	clk.BlockUntil(1) // it waits for the worker
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("client error %v, want canceled", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for h.Stats().Rejected[httpmw.ReasonCanceled] != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("stats %+v: the left client was not counted as %s", h.Stats(), httpmw.ReasonCanceled)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if st := h.Stats(); st.Rejected[httpmw.ReasonQueueTimeout] != 0 {
+		t.Fatalf("counted as queue_timeout too: %+v", st)
+	}
+	g.open()
+	holder()
+}
