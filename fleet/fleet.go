@@ -55,6 +55,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Clock times sync rounds and heartbeats; nil means the real clock.
 	Clock clock.Clock
+	// Local makes a Fleet of one, without Redis: caches keep only their in-process level and
+	// the DR cache only its local copy. Redis and Client are then ignored. The gateway uses it
+	// for caches configured without a fleet section.
+	Local bool
 }
 
 // Fleet is this instance's connection to the fleet's shared state in Redis: the client, the
@@ -66,6 +70,7 @@ type Config struct {
 type Fleet struct {
 	client    redis.UniversalClient
 	ownClient bool
+	local     bool
 	instance  string
 	prefix    string
 	interval  time.Duration
@@ -108,7 +113,9 @@ func New(cfg Config) (*Fleet, error) {
 	if f.logger == nil {
 		f.logger = slog.Default()
 	}
-	if f.client == nil {
+	if cfg.Local {
+		f.client, f.local = nil, true
+	} else if f.client == nil {
 		if len(cfg.Redis.Addrs) == 0 {
 			return nil, errors.New("fleet: Config.Redis.Addrs is empty")
 		}
@@ -122,14 +129,20 @@ func New(cfg Config) (*Fleet, error) {
 			DB: cfg.Redis.DB, MasterName: cfg.Redis.MasterName,
 			DialTimeout: f.opTimeout, ReadTimeout: f.opTimeout, WriteTimeout: f.opTimeout,
 			MaxRetries: -1, // the fleet retries on its own schedule; a retry would only stall a caller
+			// go-redis dials 5 times, 100 ms apart, by default: with Redis down every operation
+			// would spend its whole OpTimeout dialing (and log each failure).
+			DialerRetries: 1,
 		})
 		f.ownClient = true
 	}
 	return f, nil
 }
 
-// Client is the Redis client the fleet's components share.
+// Client is the Redis client the fleet's components share; nil for a Local Fleet.
 func (f *Fleet) Client() redis.UniversalClient { return f.client }
+
+// Local reports whether the Fleet works without Redis (Config.Local).
+func (f *Fleet) Local() bool { return f.local }
 
 // Instance is this instance's name.
 func (f *Fleet) Instance() string { return f.instance }

@@ -95,6 +95,18 @@ func parseKeyPart(s string) (keyPart, error) {
 	return keyPart{}, fmt.Errorf("unknown kind %q; use query or header", kind)
 }
 
+// Headers returns the canonical names of the headers the spec reads, as a set: a cached
+// response may vary (Vary) on these only, since requests that differ elsewhere share it.
+func (k KeySpec) Headers() map[string]bool {
+	h := map[string]bool{}
+	for _, p := range k.parts {
+		if p.kind == "header" {
+			h[p.name] = true
+		}
+	}
+	return h
+}
+
 // String returns the spec as written, parts joined by commas.
 func (k KeySpec) String() string { return k.text }
 
