@@ -52,7 +52,7 @@ var brokenFiles = []struct {
 	{"unknown_key_list",
 		withService + `    frobnicate: 1
 `,
-		"gw.yaml:10: services.songs.frobnicate: unknown key; allowed keys: balancer, breaker, concurrency, degrade, failover, health, level, passive, rate_limit, timeout, upstreams"},
+		"gw.yaml:10: services.songs.frobnicate: unknown key; allowed keys: balancer, breaker, cache, concurrency, degrade, dr_cache, failover, fallback_upstreams, health, level, passive, rate_limit, timeout, upstreams"},
 	{"wrong_type",
 		withService + `    level: high
 `,
@@ -253,7 +253,7 @@ extra: 1
 			"gw.yaml:8: services.songs.timeout.tavg: \"5\" has no unit; write a duration such as 5ms or 1s",
 			"gw.yaml:10: routes[0].path: \"api/songs\" does not start with /; write a path prefix such as /api/songs",
 			"gw.yaml:10: routes[0].service: unknown service \"song\"; known services: songs",
-			"gw.yaml:11: extra: unknown key; allowed keys: admin, block, center, centers, faults, http, instance, limits, listen, log, protection, recorder, retry, routes, services, shutdown_grace, tls",
+			"gw.yaml:11: extra: unknown key; allowed keys: admin, block, center, centers, faults, fleet, http, instance, limits, listen, log, protection, recorder, retry, routes, services, shutdown_grace, tls",
 		)},
 	{"empty",
 		``,
@@ -339,7 +339,7 @@ http: {max_body_bytes: 12XB, max_header_bytes: 1.5MiB}
 `,
 		lines(
 			"gw.yaml:10: services.songs.timeout: expected a mapping with keys tavg, thwm, tmax, n, found \"60ms\"",
-			"gw.yaml:11: services.songs.rate_limit: expected a mapping with keys algorithm, limit, per, burst, found a list",
+			"gw.yaml:11: services.songs.rate_limit: expected a mapping with keys algorithm, limit, per, burst, scope, found a list",
 		)},
 	{"expected_list",
 		withService + `    failover: {methods: GET}
@@ -455,29 +455,34 @@ admin: {listen: "127.0.0.1:http"}
 func TestParseBrokenFiles(t *testing.T) {
 	t.Setenv("HOME", "/home/x") // referenced by a case; its value does not matter
 	for _, tc := range brokenFiles {
-		t.Run(tc.name, func(t *testing.T) {
-			cfg, err := Parse("gw.yaml", []byte(tc.yaml))
-			if err == nil {
-				t.Fatalf("Parse accepted the config:\n%s", tc.yaml)
-			}
-			if cfg != nil {
-				t.Errorf("Parse returned a Config with its error")
-			}
-			if got := err.Error(); got != tc.want {
-				t.Errorf("error text\n got: %s\nwant: %s", got, tc.want)
-			}
-			if !errors.Is(err, ErrInvalid) {
-				t.Errorf("errors.Is(err, ErrInvalid) = false for %T", err)
-			}
-			var es Errors
-			if !errors.As(err, &es) || len(es) == 0 {
-				t.Fatalf("error is %T, want a non-empty Errors", err)
-			}
-			for i := 1; i < len(es); i++ {
-				if es[i].Line < es[i-1].Line {
-					t.Errorf("problems not sorted by line: %d after %d", es[i].Line, es[i-1].Line)
-				}
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { checkParseFails(t, tc.yaml, tc.want) })
+	}
+}
+
+// checkParseFails checks that Parse refuses data with exactly the text want, as Errors that
+// match ErrInvalid, sorted by line, and without a Config.
+func checkParseFails(t *testing.T, data, want string) {
+	t.Helper()
+	cfg, err := Parse("gw.yaml", []byte(data))
+	if err == nil {
+		t.Fatalf("Parse accepted the config:\n%s", data)
+	}
+	if cfg != nil {
+		t.Errorf("Parse returned a Config with its error")
+	}
+	if got := err.Error(); got != want {
+		t.Errorf("error text\n got: %s\nwant: %s", got, want)
+	}
+	if !errors.Is(err, ErrInvalid) {
+		t.Errorf("errors.Is(err, ErrInvalid) = false for %T", err)
+	}
+	var es Errors
+	if !errors.As(err, &es) || len(es) == 0 {
+		t.Fatalf("error is %T, want a non-empty Errors", err)
+	}
+	for i := 1; i < len(es); i++ {
+		if es[i].Line < es[i-1].Line {
+			t.Errorf("problems not sorted by line: %d after %d", es[i].Line, es[i-1].Line)
+		}
 	}
 }

@@ -38,12 +38,30 @@
 //   - A block cidr may be a bare IP (one address). A header rule needs a pattern.
 //   - tls needs cert and key to be set; the files themselves are read when the gateway starts.
 //   - An unused service still needs hosts in this gateway's center.
+//   - fleet: written with nothing after it is no fleet (like tls:); a fleet section needs
+//     redis.addrs. Several addrs without master_name are a Redis Cluster, which has only db 0,
+//     so db must be 0 there. fleet.prefix may not hold spaces, control or glob characters
+//     (* ? [ ] \): pub/sub patterns built from it would match other channels.
+//     sync_interval and op_timeout are at least 1ms, cache_size at least 1KiB.
+//   - With a fleet, a listen port of 0 needs an explicit instance: the default would be
+//     hostname:0 for every such gateway on the host, and the fleet tells instances apart by
+//     name.
+//   - cache and dr_cache need a key (no default: a key that leaves out a part the answer
+//     depends on serves one client's answer to another). cache.ttl defaults to 30s,
+//     dr_cache.ttl to 72h. Without a fleet both work on this gateway alone: the proxy cache
+//     is L1 only, the DR cache local only. The L1 size is fleet.cache_size, or its default
+//     without a fleet.
+//   - A reload cannot apply a change of the fleet section, or of instance while there is a
+//     fleet: see RestartChanges. The per-service cache, dr_cache, fallback_upstreams and
+//     rate_limit.scope reload like every other service setting.
 package config
 
 import (
 	"net"
 	"regexp"
 	"time"
+
+	"github.com/bulwark-go/bulwark/fleet"
 )
 
 // Config is a whole gateway configuration. After Load or Validate every default is filled in
@@ -66,6 +84,11 @@ type Config struct {
 	Log        Log        `yaml:"log"`
 	Faults     Faults     `yaml:"faults"`   // the fault-injection admin API (SEEDS.md C1)
 	Recorder   Recorder   `yaml:"recorder"` // the traffic recorder (SEEDS.md C4)
+
+	// Fleet shares state with the other instances of this center through Redis (cluster rate
+	// limits, switches, the two-level and DR caches). nil = everything is local to this
+	// gateway.
+	Fleet *Fleet `yaml:"fleet"`
 
 	// ShutdownGrace bounds how long a stopping gateway drains in-flight requests. Default 10s.
 	ShutdownGrace Duration `yaml:"shutdown_grace"`
@@ -186,6 +209,32 @@ type Recorder struct {
 	Redact []string `yaml:"redact"`
 }
 
+// Fleet is how this gateway reaches the fleet's shared state in Redis. After Validate every
+// default is filled. A reload cannot change it (see RestartChanges).
+type Fleet struct {
+	Redis Redis `yaml:"redis"`
+	// SyncInterval is how often shared state is synchronized with Redis; default 100ms
+	// (fleet.DefaultSyncInterval), at least 1ms.
+	SyncInterval Duration `yaml:"sync_interval"`
+	// Prefix starts every Redis key and channel; default "bulwark:" (fleet.DefaultPrefix).
+	Prefix string `yaml:"prefix"`
+	// OpTimeout bounds each Redis operation; default 250ms (fleet.DefaultOpTimeout), ≥ 1ms.
+	OpTimeout Duration `yaml:"op_timeout"`
+	// CacheSize bounds the bytes of the proxy cache's L1 in this gateway; default 64MiB
+	// (DefaultCacheSize), at least 1KiB.
+	CacheSize Size `yaml:"cache_size"`
+}
+
+// Redis says how to reach Redis: one address is a single node, several a Cluster, and with
+// MasterName the addresses are Sentinels'. It maps onto fleet.RedisConfig.
+type Redis struct {
+	Addrs      []string `yaml:"addrs"` // host:port each; required, no address twice
+	Username   string   `yaml:"username"`
+	Password   string   `yaml:"password"` // write ${REDIS_PASSWORD}; never printed by Summary
+	DB         int      `yaml:"db"`       // ≥ 0; must be 0 for a Cluster
+	MasterName string   `yaml:"master_name"`
+}
+
 // Service is one upstream service.
 type Service struct {
 	Name  string `yaml:"-"`     // the map key, filled by Validate
@@ -203,6 +252,34 @@ type Service struct {
 	Degrade     Degrade      `yaml:"degrade"`
 	Balancer    Balancer     `yaml:"balancer"`
 	Passive     PassiveCheck `yaml:"passive"`
+
+	Cache   *Cache   `yaml:"cache"`    // proxy-layer cache (SEEDS.md B14); nil = not cached
+	DRCache *DRCache `yaml:"dr_cache"` // DR cache (SEEDS.md B11a); nil = none
+	// FallbackUpstreams is the fallback pool (SEEDS.md B11b, a stable older deployment):
+	// host:port each, no host twice, tried after this center and the remote failover.
+	FallbackUpstreams []string `yaml:"fallback_upstreams"`
+}
+
+// Cache is a service's proxy-layer cache: L1 in this gateway, L2 in Redis when there is a
+// fleet (L1 only without one).
+type Cache struct {
+	TTL Duration `yaml:"ttl"` // how long an answer is kept; default 30s
+	// Key lists the request parts the cache key is made of (fleet.KeySpec); required.
+	Key []string `yaml:"key"`
+	// Spec is Key parsed, filled by Validate.
+	Spec fleet.KeySpec `yaml:"-"`
+}
+
+// DRCache is a service's disaster-recovery cache: answers stored under a generalized
+// signature, served when every upstream has failed. Shared through Redis when there is a
+// fleet, local to this gateway without one.
+type DRCache struct {
+	// Key lists the request parts the signature is made of (fleet.KeySpec, where query:NAME~STEP
+	// rounds to a grid); required.
+	Key []string `yaml:"key"`
+	TTL Duration `yaml:"ttl"` // how long an answer is kept; default 72h
+	// Spec is Key parsed, filled by Validate.
+	Spec fleet.KeySpec `yaml:"-"`
 }
 
 // Timeout is the EMA dynamic timeout of SEEDS.md B6.
@@ -242,13 +319,23 @@ type Failover struct {
 	Methods []string `yaml:"methods"`
 }
 
-// RateLimit is a route rate limit for the whole service in this gateway.
+// RateLimit is a route rate limit for the whole service: in this gateway (scope local), or
+// in all the fleet's instances together (scope cluster).
 type RateLimit struct {
 	Algorithm string   `yaml:"algorithm"` // sliding_window (default), fixed_window, token_bucket, leaky_bucket
 	Limit     int      `yaml:"limit"`     // requests per Per; required, > 0
 	Per       Duration `yaml:"per"`       // default 1s
 	Burst     int      `yaml:"burst"`     // token_bucket only; default Limit
+	// Scope is local (default: the limit holds in this gateway) or cluster (the limit holds
+	// for all the fleet's instances together; needs the fleet section and sliding_window).
+	Scope string `yaml:"scope"`
 }
+
+// Rate limit scopes.
+const (
+	ScopeLocal   = "local"
+	ScopeCluster = "cluster"
+)
 
 // Concurrency bounds a service's requests in flight, with the queue-wait drop of SEEDS.md B12.
 type Concurrency struct {

@@ -67,3 +67,28 @@ func equalValue(a, b reflect.Value) bool {
 	}
 	panic("config: Equal cannot compare " + a.Type().String())
 }
+
+// RestartChanges lists the key paths of the settings that differ between the config in force
+// (old) and cfg and that a reload cannot apply, so that a reload refuses them and asks for a
+// restart, as it does for the listeners: listen, admin.listen, tls, the whole fleet section
+// (the Redis client, prefix and intervals are fixed when the fleet starts), and instance
+// while either config has a fleet (the fleet keys heartbeats and counts by it; without a fleet
+// instance reloads). Everything else reloads, the per-service cache, dr_cache,
+// fallback_upstreams and rate_limit.scope included: the service is rebuilt (see Equal). Nil
+// and empty compare as in Equal. nil means cfg can be reloaded; compare validated configs.
+func RestartChanges(old, cfg *Config) []string {
+	var changed []string
+	differ := func(path string, a, b any) {
+		if !equalValue(reflect.ValueOf(a), reflect.ValueOf(b)) {
+			changed = append(changed, path)
+		}
+	}
+	differ("listen", old.Listen, cfg.Listen)
+	differ("admin.listen", old.Admin.Listen, cfg.Admin.Listen)
+	differ("tls", old.TLS, cfg.TLS)
+	differ("fleet", old.Fleet, cfg.Fleet)
+	if old.Fleet != nil || cfg.Fleet != nil {
+		differ("instance", old.Instance, cfg.Instance)
+	}
+	return changed
+}

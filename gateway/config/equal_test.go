@@ -10,6 +10,9 @@ func TestEqual(t *testing.T) {
 		s := defaultService("songs", map[string][]string{"sz": {"127.0.0.1:7001", "127.0.0.1:7002"}})
 		s.RateLimit = &RateLimit{Algorithm: "sliding_window", Limit: 10, Per: Duration(time.Second)}
 		s.Degrade.Fallback = &Fallback{Status: 200, Body: "{}", Headers: map[string]string{"Content-Type": "application/json"}}
+		s.Cache = &Cache{TTL: Duration(30 * time.Second), Key: []string{"path", "query:page"}}
+		s.DRCache = &DRCache{TTL: Duration(72 * time.Hour), Key: []string{"path", "query:lat~0.01"}}
+		s.FallbackUpstreams = []string{"127.0.0.1:7201"}
 		return s
 	}
 	tests := []struct {
@@ -39,6 +42,13 @@ func TestEqual(t *testing.T) {
 		{"max ejected", func(_, s *Service) { s.Health.MaxEjected = 0.25 }, false},
 		{"passive", func(_, s *Service) { s.Passive.OverloadFor = Duration(2 * time.Second) }, false},
 		{"balancer", func(_, s *Service) { s.Balancer.Policy = "round_robin" }, false},
+		{"empty vs nil fallback pool", func(a, b *Service) { a.FallbackUpstreams, b.FallbackUpstreams = []string{}, nil }, true},
+		{"rate limit scope", func(_, s *Service) { s.RateLimit.Scope = ScopeCluster }, false},
+		{"cache ttl", func(_, s *Service) { s.Cache.TTL = Duration(time.Minute) }, false},
+		{"cache key", func(_, s *Service) { s.Cache.Key = []string{"path"} }, false},
+		{"no cache", func(_, s *Service) { s.Cache = nil }, false},
+		{"dr cache step", func(_, s *Service) { s.DRCache.Key[1] = "query:lat~0.1" }, false},
+		{"fallback pool", func(_, s *Service) { s.FallbackUpstreams = append(s.FallbackUpstreams, "127.0.0.1:7202") }, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -54,6 +64,27 @@ func TestEqual(t *testing.T) {
 	}
 	if !Equal(nil, nil) || Equal(base(), nil) || Equal(nil, base()) {
 		t.Error("Equal with nil")
+	}
+}
+
+// Equal sees the parsed key specs that Validate fills: the same key lists give Equal
+// services, a changed step does not.
+func TestEqualKeySpecs(t *testing.T) {
+	parse := func(step string) *Service {
+		c := memoryConfig()
+		c.Services["songs"].DRCache = &DRCache{Key: []string{"path", "query:lat~" + step}}
+		if err := c.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		return c.Services["songs"]
+	}
+	if !Equal(parse("0.01"), parse("0.01")) {
+		t.Error("same dr_cache key is not Equal")
+	}
+	a, b := parse("0.01"), parse("0.01")
+	b.DRCache.Spec = parse("0.1").DRCache.Spec // as if the list and the spec disagreed
+	if Equal(a, b) {
+		t.Error("another parsed spec is Equal")
 	}
 }
 

@@ -15,12 +15,21 @@ func FuzzParse(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(example)
+	fleetExample, err := os.ReadFile("testdata/fleet.yaml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(fleetExample)
+	f.Add([]byte(withFleet))
 	f.Add([]byte(withService))
 	f.Add([]byte(withRoute))
 	for _, tc := range brokenFiles {
 		f.Add([]byte(tc.yaml))
 	}
-	env := map[string]string{"BULWARK_ADMIN_TOKEN": "t", "N": "3", "EMPTY": ""}
+	for _, tc := range brokenFleetFiles {
+		f.Add([]byte(tc.yaml))
+	}
+	env := map[string]string{"BULWARK_ADMIN_TOKEN": "t", "REDIS_PASSWORD": "p", "N": "3", "EMPTY": ""}
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, err := parse("fuzz.yaml", data, lookup)
@@ -43,6 +52,9 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("accepted config fails Validate again: %v\n%s", err, data)
 		}
 		cfg.Summary(io.Discard)
+		if RestartChanges(cfg, cfg) != nil {
+			t.Fatal("a config needs a restart to reload itself")
+		}
 		for _, s := range cfg.Services {
 			if !Equal(s, s) {
 				t.Fatalf("service %s is not Equal to itself", s.Name)

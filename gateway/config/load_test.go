@@ -78,7 +78,7 @@ func TestLoadExample(t *testing.T) {
 	globalDefaults(want)
 	want.Protection.LevelShares = map[int]float64{1: 1, 2: 0.9, 3: 0.75, 4: 0.6}
 	songs := defaultService("songs", map[string][]string{"sz": {"127.0.0.1:7001", "127.0.0.1:7002"}, "sh": {"127.0.0.1:7101"}})
-	songs.RateLimit = &RateLimit{Algorithm: "sliding_window", Limit: 1000, Per: Duration(time.Second)}
+	songs.RateLimit = &RateLimit{Algorithm: "sliding_window", Limit: 1000, Per: Duration(time.Second), Scope: ScopeLocal}
 	songs.Concurrency.Max = 200
 	songs.Health.Path = "/healthz"
 	songs.Degrade.Fallback = &Fallback{Status: 200, Body: `{"items":[]}`, Headers: map[string]string{"Content-Type": "application/json"}}
@@ -264,28 +264,36 @@ func TestErrorFormat(t *testing.T) {
 
 func TestMarshalRoundTrip(t *testing.T) {
 	t.Setenv("BULWARK_ADMIN_TOKEN", "s3cret")
-	cfg, err := Load("testdata/example.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := yaml.Marshal(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	again, err := Parse("printed.yaml", out)
-	if err != nil {
-		t.Fatalf("the printed config does not load: %v\n%s", err, out)
-	}
-	for name, s := range cfg.Services {
-		if !Equal(s, again.Services[name]) {
-			t.Errorf("services.%s changed in the round trip", name)
-		}
-	}
-	out2, err := yaml.Marshal(again)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(out) != string(out2) {
-		t.Errorf("printing the reloaded config gives another text:\n%s\nthen:\n%s", out, out2)
+	t.Setenv("REDIS_PASSWORD", "s3cret")
+	for _, file := range []string{"testdata/example.yaml", "testdata/fleet.yaml"} {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			cfg, err := Load(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := yaml.Marshal(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			again, err := Parse("printed.yaml", out)
+			if err != nil {
+				t.Fatalf("the printed config does not load: %v\n%s", err, out)
+			}
+			for name, s := range cfg.Services {
+				if !Equal(s, again.Services[name]) {
+					t.Errorf("services.%s changed in the round trip", name)
+				}
+			}
+			if got := RestartChanges(cfg, again); got != nil {
+				t.Errorf("%v changed in the round trip", got)
+			}
+			out2, err := yaml.Marshal(again)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(out) != string(out2) {
+				t.Errorf("printing the reloaded config gives another text:\n%s\nthen:\n%s", out, out2)
+			}
+		})
 	}
 }

@@ -11,9 +11,10 @@ import (
 )
 
 // Summary writes a one-screen overview of a validated Config for `bulwark check`: this
-// gateway, the centers, the services with their protections, the routes, the entry limits and
-// the block rules, in aligned columns. It never prints the admin token, only whether one is
-// set. Write errors are ignored (the writer is a terminal or a buffer).
+// gateway and its fleet, the centers, the services with their protections, their caches and
+// fallback pools, the routes, the entry limits and the block rules, in aligned columns. It
+// never prints the admin token or the Redis password, only whether one is set. Write errors
+// are ignored (the writer is a terminal or a buffer).
 func (c *Config) Summary(w io.Writer) {
 	var buf bytes.Buffer
 	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
@@ -39,6 +40,9 @@ func (c *Config) Summary(w io.Writer) {
 	line("listen", c.Listen+" ("+scheme+")")
 	line("admin", c.Admin.Listen+" ("+token+")")
 	line("retry", onOff(c.Retry.Enabled)+", period "+c.Retry.Period.String())
+	if c.Fleet != nil {
+		line("fleet", fleetText(c.Fleet))
+	}
 	line("")
 
 	line("CENTER", "PRIMARY", "GATEWAY")
@@ -64,6 +68,25 @@ func (c *Config) Summary(w io.Writer) {
 			failoverText(&s.Failover), healthText(&s.Health))
 	}
 	line("")
+
+	if hasCaches(c.Services) {
+		line("SERVICE", "CACHE", "DR CACHE", "FALLBACK")
+		for _, name := range sortedKeys(c.Services) {
+			s := c.Services[name]
+			if s.Cache == nil && s.DRCache == nil && len(s.FallbackUpstreams) == 0 {
+				continue
+			}
+			cache, dr := "-", "-"
+			if s.Cache != nil {
+				cache = s.Cache.TTL.String() + " " + strings.Join(s.Cache.Key, ",")
+			}
+			if s.DRCache != nil {
+				dr = s.DRCache.TTL.String() + " " + strings.Join(s.DRCache.Key, ",")
+			}
+			line(name, cache, dr, orNone(strings.Join(s.FallbackUpstreams, ",")))
+		}
+		line("")
+	}
 
 	line("ROUTE", "HOST", "PATH", "METHODS", "SERVICE", "LEVEL", "WRITE")
 	for i, r := range c.Routes {
@@ -120,7 +143,41 @@ func rateLimitText(r *RateLimit) string {
 	if r == nil {
 		return "-"
 	}
+	if r.Scope == ScopeCluster {
+		return fmt.Sprintf("%s %d/%s cluster", r.Algorithm, r.Limit, r.Per)
+	}
 	return fmt.Sprintf("%s %d/%s", r.Algorithm, r.Limit, r.Per)
+}
+
+// fleetText describes the fleet section on one line, without the password.
+func fleetText(f *Fleet) string {
+	r := &f.Redis
+	where := "redis " + strings.Join(r.Addrs, ",")
+	if r.MasterName != "" {
+		where = "sentinels " + strings.Join(r.Addrs, ",") + " master " + r.MasterName
+	}
+	auth := "no password"
+	if r.Password != "" {
+		auth = "password set"
+	}
+	return fmt.Sprintf("%s db %d (%s), prefix %s, sync %s, op timeout %s, L1 %s",
+		where, r.DB, auth, f.Prefix, f.SyncInterval, f.OpTimeout, f.CacheSize)
+}
+
+func hasCaches(services map[string]*Service) bool {
+	for _, s := range services {
+		if s.Cache != nil || s.DRCache != nil || len(s.FallbackUpstreams) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func concurrencyText(c *Concurrency) string {

@@ -43,6 +43,7 @@ func (c *Config) validate(p *problems) {
 	checkNumbers(p, reflect.ValueOf(c).Elem(), "")
 	c.validateListeners(p)
 	c.validateGlobal(p)
+	c.validateFleet(p)
 	primary := c.validateCenters(p)
 	c.validateProtection(p)
 	usage := c.validateRoutes(p, primary)
@@ -56,6 +57,7 @@ func (c *Config) validate(p *problems) {
 func (c *Config) validateListeners(p *problems) {
 	defStr(&c.Listen, DefaultListen)
 	if checkHostPort(p, "listen", c.Listen, true, DefaultListen) && c.Instance == "" {
+		c.checkFleetInstance(p)
 		host, err := os.Hostname()
 		if err != nil || host == "" {
 			host = "localhost"

@@ -32,7 +32,7 @@ func (c *Config) validateServices(p *problems, used map[string]usage, primary st
 		validateBreaker(p, join(path, "breaker"), &s.Breaker)
 		validateFailover(p, join(path, "failover"), &s.Failover)
 		if s.RateLimit != nil {
-			validateRateLimit(p, join(path, "rate_limit"), s.RateLimit)
+			validateRateLimit(p, join(path, "rate_limit"), s.RateLimit, c.Fleet != nil)
 		}
 		defDur(&s.Concurrency.MaxWait, 500*time.Millisecond)
 		defInt(&s.Concurrency.Queue, 128)
@@ -49,6 +49,7 @@ func (c *Config) validateServices(p *problems, used map[string]usage, primary st
 		defInt(&ps.MinRequests, 10)
 		defDur(&ps.Window, 2*time.Second)
 		defDur(&ps.OverloadFor, time.Second)
+		validateServiceFleet(p, path, s)
 	}
 }
 
@@ -61,17 +62,7 @@ func (c *Config) validateUpstreams(p *problems, path string, s *Service, u usage
 		if _, ok := c.Centers[center]; !ok && len(c.Centers) > 0 {
 			p.add(cpath, "unknown center %q; known centers: %s", center, strings.Join(sortedKeys(c.Centers), ", "))
 		}
-		seen := map[string]int{}
-		for i, h := range s.Upstreams[center] {
-			hpath := index(cpath, i)
-			if !checkHostPort(p, hpath, h, false, "10.0.0.5:8080") {
-				continue
-			}
-			if first, dup := seen[h]; dup {
-				p.add(hpath, "%q is listed twice (also %s)", h, index(cpath, first))
-			}
-			seen[h] = i
-		}
+		checkHostList(p, cpath, s.Upstreams[center], "10.0.0.5:8080")
 	}
 	need, why := c.Center, "this gateway's center"
 	if u.write && !u.read {
@@ -153,8 +144,9 @@ func validateFailover(p *problems, path string, f *Failover) {
 	}
 }
 
-// validateRateLimit fills and checks a route rate limit.
-func validateRateLimit(p *problems, path string, r *RateLimit) {
+// validateRateLimit fills and checks a route rate limit. hasFleet says whether the config
+// has a fleet section, which scope cluster needs.
+func validateRateLimit(p *problems, path string, r *RateLimit, hasFleet bool) {
 	defStr(&r.Algorithm, "sliding_window")
 	if !oneOf(r.Algorithm, "sliding_window", "fixed_window", "token_bucket", "leaky_bucket") {
 		p.add(join(path, "algorithm"), "unknown algorithm %q; write sliding_window, fixed_window, token_bucket or leaky_bucket", r.Algorithm)
@@ -168,6 +160,7 @@ func validateRateLimit(p *problems, path string, r *RateLimit) {
 	} else if r.Burst != 0 {
 		p.add(join(path, "burst"), "applies only to algorithm token_bucket; remove it")
 	}
+	checkRateLimitScope(p, path, r, hasFleet)
 }
 
 // validateHealth fills and checks active health checking.
