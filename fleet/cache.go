@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math/rand/v2"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -244,14 +243,6 @@ func NewCache(f *Fleet, name string, opts ...CacheOption) (*Cache, error) {
 		c.l1.StopAllGoroutines()
 	})
 	return c, nil
-}
-
-// checkComponentName checks a cache's or DR cache's name, which becomes part of Redis keys.
-func checkComponentName(name string) error {
-	if name == "" || strings.ContainsAny(name, ":{} \t\r\n") {
-		return fmt.Errorf("name %q must be non-empty, without ':', braces or white space", name)
-	}
-	return nil
 }
 
 // Get returns the value of key: from L1, else from L2, else from load, whose value (with

@@ -170,9 +170,13 @@ func (f *Fleet) Context() (context.Context, context.CancelFunc) {
 func (f *Fleet) Up() bool { return f.known.Load() && f.up.Load() }
 
 // Report records the outcome of a Redis operation: nil marks Redis up, an error down (except
-// redis.Nil, which is an answer). The first transition each way is logged, once per
-// transition, so an outage costs two log lines however many operations fail.
+// redis.Nil, which is an answer; context.Canceled, a caller that gave up or Close, reports
+// nothing). The first transition each way is logged, once per transition, so an outage costs
+// two log lines however many operations fail.
 func (f *Fleet) Report(err error) {
+	if errors.Is(err, context.Canceled) { // the caller gave up, or Close: nothing about Redis
+		return
+	}
 	ok := err == nil || errors.Is(err, redis.Nil)
 	if !ok {
 		f.errors.Add(1)
@@ -226,4 +230,24 @@ func (f *Fleet) Close() error {
 		}
 	})
 	return err
+}
+
+// SetRedisLogger sends go-redis's own log lines (a failed dial, a pool event) to l at Debug
+// level. go-redis prints them to stderr by default, one per failed operation, which during an
+// outage buries the Fleet's single "redis is unreachable" line. The setting is process-wide,
+// as go-redis's logger is: programs call it once at start; a library should leave it alone.
+func SetRedisLogger(l *slog.Logger) { redis.SetLogger(redisLogger{l}) }
+
+type redisLogger struct{ l *slog.Logger }
+
+func (r redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	r.l.DebugContext(ctx, "redis: "+fmt.Sprintf(format, v...))
+}
+
+// checkComponentName checks a component's name (a cache, DR cache, limiter or switches), which becomes part of Redis keys.
+func checkComponentName(name string) error {
+	if name == "" || strings.ContainsAny(name, ":{} \t\r\n") {
+		return fmt.Errorf("name %q must be non-empty, without ':', braces or white space", name)
+	}
+	return nil
 }
