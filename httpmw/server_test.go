@@ -542,7 +542,6 @@ func FuzzParseDeadline(f *testing.F) {
 	})
 }
 
-
 // TestClientLeftWhileWaiting: a client that gives up while waiting for a worker is counted as
 // client_closed, not as a refusal of the server's own.
 func TestClientLeftWhileWaiting(t *testing.T) {
