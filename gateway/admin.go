@@ -31,6 +31,7 @@ import (
 //	GET  /faults                                  the active faults
 //	POST /faults                                  inject a fault (see FaultSpec); 201
 //	DELETE /faults/{id}                           end a fault
+//	POST /cache/invalidate                        drop a cached answer fleet-wide (CacheInvalidation)
 //	GET  /recorder                                the traffic recorder's status
 //	POST /recorder/start                          start recording (optional RecorderOverrides)
 //	POST /recorder/stop                           stop recording, after a flush
@@ -47,6 +48,7 @@ func (g *Gateway) AdminHandler() http.Handler {
 	mux.HandleFunc("GET /faults", g.handleListFaults)
 	mux.HandleFunc("POST /faults", g.handleAddFault)
 	mux.HandleFunc("DELETE /faults/{id}", g.handleDeleteFault)
+	mux.HandleFunc("POST /cache/invalidate", g.handleCacheInvalidate)
 	mux.HandleFunc("GET /recorder", g.handleRecorderStatus)
 	mux.HandleFunc("POST /recorder/start", g.handleRecorderStart)
 	mux.HandleFunc("POST /recorder/stop", g.handleRecorderStop)
@@ -184,6 +186,12 @@ type Switches struct {
 	Degrade map[string]float64 `json:"degrade"`
 }
 
+// sharedWarning is an admin answer for a change that applied here but could not be shared.
+type sharedWarning struct {
+	Switches
+	Warning string `json:"warning"`
+}
+
 // RetrySwitches are the failover retry switches of SEEDS.md A2.
 type RetrySwitches struct {
 	Global   *bool           `json:"global,omitempty"`
@@ -204,8 +212,19 @@ func (g *Gateway) Switches() Switches {
 	return out
 }
 
-// SetSwitches applies a change. It checks everything first and changes nothing on error.
+// SetSwitches applies a change, and shares it with the fleet when there is one. It checks
+// everything first and changes nothing on error. An error wrapping ErrNotShared means the
+// change is in effect on this instance only, for now (Redis is unreachable).
 func (g *Gateway) SetSwitches(in Switches) error {
+	if err := g.applySwitches(in); err != nil {
+		return err
+	}
+	g.log.Info("switches changed", "retry_global", in.Retry.Global, "retry_services", in.Retry.Services, "degrade", in.Degrade)
+	return g.shareSwitches(in)
+}
+
+// applySwitches applies a change to this instance.
+func (g *Gateway) applySwitches(in Switches) error {
 	st := g.state.Load()
 	for name := range in.Retry.Services {
 		if st.services[name] == nil {
@@ -231,7 +250,6 @@ func (g *Gateway) SetSwitches(in Switches) error {
 			return err
 		}
 	}
-	g.log.Info("switches changed", "retry_global", in.Retry.Global, "retry_services", in.Retry.Services, "degrade", in.Degrade)
 	return nil
 }
 
@@ -247,11 +265,15 @@ func (g *Gateway) handlePutSwitches(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "bad switches body: " + err.Error()})
 		return
 	}
-	if err := g.SetSwitches(in); err != nil {
+	err := g.SetSwitches(in)
+	switch {
+	case errors.Is(err, ErrNotShared):
+		writeJSON(w, http.StatusOK, sharedWarning{g.Switches(), err.Error()})
+	case err != nil:
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
-		return
+	default:
+		writeJSON(w, http.StatusOK, g.Switches())
 	}
-	writeJSON(w, http.StatusOK, g.Switches())
 }
 
 // Drain takes a host of a service out of rotation (state offline); Undrain puts it back.
@@ -311,7 +333,17 @@ func (g *Gateway) snapshot() metrics.Snapshot {
 				ss.Hosts = append(ss.Hosts, metrics.HostSnapshot{Addr: h.Addr, State: h.State.String(), Breaker: breakerState(h.Breaker)})
 			}
 		}
+		ss.Fleet = svc.fleet.snapshot()
 		snap.Services = append(snap.Services, ss)
+	}
+	if g.fleet.shared {
+		fs := g.fleet.f.Stats()
+		snap.Fleet = &metrics.FleetSnapshot{RedisUp: fs.Up, RedisErrors: fs.Errors}
+	}
+	if c := g.fleet.cacheNow(); c != nil {
+		cs := c.Stats()
+		snap.Cache = &metrics.CacheSnapshot{HitsL1: cs.HitsL1, HitsL2: cs.HitsL2, TooLarge: cs.SkippedTooLarge,
+			Corrupt: cs.SkippedCorrupt}
 	}
 	return snap
 }

@@ -207,9 +207,11 @@ func (g *Gateway) injectFault(w http.ResponseWriter, r *http.Request, x *exchang
 	return true
 }
 
-// AddFault checks spec against the guards and the config in force, and activates it. Errors
-// match ErrFaultsDisabled, ErrBadFault (the message names the field) or ErrFaultRefused (a
-// level-1 service or route without allow_level1).
+// AddFault checks spec against the guards and the config in force, and activates it, on
+// every instance of the fleet when there is one. Errors match ErrFaultsDisabled, ErrBadFault
+// (the message names the field) or ErrFaultRefused (a level-1 service or route without
+// allow_level1); an error wrapping ErrNotShared comes with the fault, active on this instance
+// only for now.
 func (g *Gateway) AddFault(spec FaultSpec) (Fault, error) {
 	st := g.state.Load()
 	f, err := newFault(spec, st)
@@ -231,7 +233,8 @@ func (g *Gateway) AddFault(spec FaultSpec) (Fault, error) {
 	fs.mu.Unlock()
 	g.log.Warn("fault injected", "id", f.view.ID, "service", spec.Service, "route", spec.Route, "kind", spec.Kind,
 		"percent", spec.Percent, "ttl", f.view.TTL, "match_header", spec.MatchHeader)
-	return f.snapshot(), nil
+	view := f.snapshot()
+	return view, g.shareFault(view)
 }
 
 // newFault checks spec; the returned fault's expires holds the TTL.
@@ -376,7 +379,7 @@ func (g *Gateway) DeleteFault(id string) error {
 		return fmt.Errorf("%w %q", ErrUnknownFault, id)
 	}
 	g.log.Warn("fault removed", "id", id)
-	return nil
+	return g.share(nil, []string{prefixFault + id})
 }
 
 // pruneFaults drops the faults whose service, or route, the state st no longer has (reload),
@@ -445,6 +448,11 @@ func (g *Gateway) handleAddFault(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err == nil:
 		writeJSON(w, http.StatusCreated, f)
+	case errors.Is(err, ErrNotShared):
+		writeJSON(w, http.StatusCreated, struct {
+			Fault
+			Warning string `json:"warning"`
+		}{f, err.Error()})
 	case errors.Is(err, ErrFaultsDisabled), errors.Is(err, ErrFaultRefused):
 		writeJSON(w, http.StatusForbidden, map[string]string{"error": err.Error()})
 	default:
@@ -457,9 +465,13 @@ func (g *Gateway) handleDeleteFault(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
-	if err := g.DeleteFault(id); err != nil {
+	err := g.DeleteFault(id)
+	switch {
+	case errors.Is(err, ErrNotShared):
+		writeJSON(w, http.StatusOK, map[string]any{"deleted": id, "warning": err.Error()})
+	case err != nil:
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
-		return
+	default:
+		writeJSON(w, http.StatusOK, map[string]any{"deleted": id})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"deleted": id})
 }

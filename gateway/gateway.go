@@ -34,6 +34,7 @@ import (
 	"reflect"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -70,6 +71,10 @@ type Gateway struct {
 
 	faults *faultSet // run-time faults; they outlive reloads
 	rec    *recorder // the traffic recorder
+
+	fleet       *fleetRuntime // shared state (or a local stand-in); outlives reloads
+	keepSem     chan struct{} // cache stores in flight (keepLater)
+	keepDropped atomic.Uint64
 
 	ln, adminLn   net.Listener
 	srv, adminSrv *http.Server
@@ -162,11 +167,21 @@ func New(cfg *config.Config, opts ...Option) (*Gateway, error) {
 		}
 	}
 	g.switches.SetGlobal(config.Bool(cfg.Retry.Enabled, true))
+	g.keepSem = make(chan struct{}, keepSlots)
+	var err error
+	if g.fleet, err = newFleetRuntime(g, cfg); err != nil {
+		return nil, err
+	}
 	st, err := g.build(cfg, nil)
 	if err != nil {
+		g.fleet.close()
 		return nil, err
 	}
 	g.state.Store(st)
+	if err := g.startSharedSwitches(); err != nil {
+		g.fleet.close()
+		return nil, err
+	}
 	return g, nil
 }
 
@@ -297,9 +312,8 @@ func (g *Gateway) Reload(cfg *config.Config) error {
 	g.reloadMu.Lock()
 	defer g.reloadMu.Unlock()
 	old := g.state.Load()
-	if cfg.Listen != old.cfg.Listen || cfg.Admin.Listen != old.cfg.Admin.Listen ||
-		!reflect.DeepEqual(cfg.TLS, old.cfg.TLS) {
-		return errors.New("gateway: reload: listen, admin.listen and tls cannot change on reload; restart the gateway")
+	if changed := config.RestartChanges(old.cfg, cfg); len(changed) > 0 {
+		return fmt.Errorf("gateway: reload: %s cannot change on reload; restart the gateway", strings.Join(changed, ", "))
 	}
 	st, err := g.build(cfg, old)
 	if err != nil {
@@ -465,6 +479,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		if g.sampler != nil {
 			g.sampler.Stop()
 		}
+		g.fleet.close()
 		g.fwd.Close()
 		g.log.Info("gateway stopped")
 	})

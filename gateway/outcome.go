@@ -13,7 +13,8 @@ import (
 var outcomeNames = [...]string{metrics.OutcomeOK, metrics.OutcomeUpstreamError, metrics.OutcomeFailoverOK,
 	metrics.OutcomeFailoverError, metrics.OutcomeShed, metrics.OutcomeRateLimited, metrics.OutcomeBreakerOpen,
 	metrics.OutcomeQueueTimeout, metrics.OutcomeDegraded, metrics.OutcomeBlocked, metrics.OutcomeNoRoute,
-	metrics.OutcomeBadRequest, metrics.OutcomeDeadline, metrics.OutcomeCanceled}
+	metrics.OutcomeBadRequest, metrics.OutcomeDeadline, metrics.OutcomeCanceled, metrics.OutcomeCacheHit,
+	metrics.OutcomeFallback, metrics.OutcomeDRCache}
 
 // outcomeIndex is o's index in outcomeNames, or -1.
 func outcomeIndex(o string) int {
@@ -34,7 +35,9 @@ const (
 	HeaderReject   = "Bulwark-Reject"
 	HeaderDeadline = "Bulwark-Deadline"
 	HeaderOverload = "Bulwark-Overload"
-	HeaderLevel    = "Bulwark-Level" // set on requests to local hosts: the route's level
+	HeaderLevel    = "Bulwark-Level"    // set on requests to local hosts: the route's level
+	HeaderCache    = "Bulwark-Cache"    // "hit" on an answer from the proxy cache
+	HeaderDegraded = "Bulwark-Degraded" // "dr-cache" on an answer from the DR cache
 )
 
 // rejection is a refusal the gateway answers itself.

@@ -145,6 +145,19 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, x *exchange) {
 	if faults := g.faults.active.Load(); faults != nil && g.injectFault(w, r, x, body, *faults) {
 		return
 	}
+	cacheKey, _ := svc.fleet.cacheKeyOf(svc.name, r)
+	if cacheKey != "" && g.fromCache(w, r, x, svc, cacheKey) {
+		return
+	}
+	if sig, _ := svc.fleet.drSignature(r); cacheKey != "" || sig != "" {
+		cw := &captureWriter{ResponseWriter: w, limit: maxCaptured}
+		w = cw
+		defer func() {
+			if x.bytesErr == nil && (x.outcome == metrics.OutcomeOK || x.outcome == metrics.OutcomeFailoverOK) {
+				g.keepLater(svc, cw, cacheKey, sig)
+			}
+		}()
+	}
 	svc.observeLocal()
 	res := g.tryLocal(r, x, svc, body)
 	if res.reason == "" && res.resp != nil {
@@ -287,19 +300,33 @@ func (g *Gateway) tryLocal(r *http.Request, x *exchange, svc *service, body *for
 // the failover rules allow it, else with the local failure.
 func (g *Gateway) localFailed(w http.ResponseWriter, r *http.Request, x *exchange, body *forward.Body, res attemptResult) {
 	svc := x.route.svc
+	var remote *forward.Response // the remote center's 5xx, kept while the last resorts run
 	if res.reason != "" && !x.route.write {
 		if resp, ok := g.failover(r, x, svc, body, res); ok {
 			if res.resp != nil {
 				res.resp.Discard()
+				res.resp = nil
 			}
 			if resp.StatusCode < 500 {
 				x.outcome = metrics.OutcomeFailoverOK
-			} else {
-				x.outcome = metrics.OutcomeFailoverError
+				g.writeResponse(w, x, svc, resp)
+				return
 			}
-			g.writeResponse(w, x, svc, resp)
-			return
+			remote = resp
 		}
+	}
+	if lastResortReasons[res.reason] && g.lastResort(w, r, x, svc, body) {
+		for _, resp := range []*forward.Response{remote, res.resp} {
+			if resp != nil {
+				resp.Discard()
+			}
+		}
+		return
+	}
+	if remote != nil {
+		x.outcome = metrics.OutcomeFailoverError
+		g.writeResponse(w, x, svc, remote)
+		return
 	}
 	if res.resp != nil { // the upstream's own 5xx, passed on
 		x.outcome = metrics.OutcomeUpstreamError

@@ -56,6 +56,7 @@ type service struct {
 	hostObs  map[string]prometheus.Observer // upstream duration observers, per host
 	inflight atomic.Int64
 	counts   [len(outcomeNames)]atomic.Uint64 // requests by outcome
+	fleet    *serviceFleet                    // cache, DR cache, fallback pool, cluster limit
 }
 
 // pressureCoolDown is how long a pool stays under pressure after its last sign of it: the
@@ -174,7 +175,12 @@ func newService(g *Gateway, cfg *config.Config, sc *config.Service) (*service, e
 		}
 	}
 	var err error
-	if rl := sc.RateLimit; rl != nil {
+	if s.fleet, err = newServiceFleet(g, cfg, sc); err != nil {
+		return nil, fmt.Errorf("service %s: %w", sc.Name, err)
+	}
+	if rl := sc.RateLimit; s.fleet.limiter != nil {
+		s.limiter = s.fleet.limiter
+	} else if rl != nil {
 		if s.limiter, err = newRateLimiter(rl, g.clkOpt); err != nil {
 			return nil, fmt.Errorf("service %s: rate_limit: %w", sc.Name, err)
 		}
@@ -246,12 +252,14 @@ func (s *service) start() {
 	if s.pool != nil {
 		s.pool.Start()
 	}
+	s.fleet.start()
 }
 
 func (s *service) stop() {
 	if s.pool != nil {
 		s.pool.Stop()
 	}
+	s.fleet.stop()
 }
 
 // observeLocal counts one local request in every window (t of SEEDS.md A2).

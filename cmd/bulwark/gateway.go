@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/bulwark-go/bulwark/fleet"
 	"github.com/bulwark-go/bulwark/gateway"
 	"github.com/bulwark-go/bulwark/gateway/config"
 )
@@ -34,7 +35,9 @@ func newGatewayCmd() *cobra.Command {
 }
 
 func runGateway(ctx context.Context, cfg *config.Config) error {
-	gw, err := gateway.New(cfg)
+	logger := gateway.NewLogger(cfg.Log.Level, nil)
+	fleet.SetRedisLogger(logger) // go-redis's per-dial lines go to debug; the fleet logs outages once
+	gw, err := gateway.New(cfg, gateway.WithLogger(logger))
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,8 @@
 package metrics
 
 // Outcomes: the outcome label of bulwark_requests_total. Every finished request has exactly
-// one. The first ten are the issue's set; the last four are the extensions the core also uses.
+// one. The first ten are the issue's set; the next four are the extensions the core also uses,
+// and the last three come with the fleet features (issue 6).
 const (
 	OutcomeOK            = "ok"             // served by the local center
 	OutcomeUpstreamError = "upstream_error" // the local attempt failed and no failover was made
@@ -17,6 +18,9 @@ const (
 	OutcomeBadRequest    = "bad_request"    // refused as malformed: body too large, bad header
 	OutcomeDeadline      = "deadline"       // the caller's Bulwark-Deadline passed before an answer
 	OutcomeCanceled      = "canceled"       // the client went away before the answer (code 499)
+	OutcomeCacheHit      = "cache_hit"      // answered from the proxy cache (Bulwark-Cache: hit)
+	OutcomeFallback      = "fallback"       // answered by the fallback upstreams after every center failed
+	OutcomeDRCache       = "dr_cache"       // answered from the DR cache (Bulwark-Degraded: dr-cache)
 )
 
 // outcomeList is every documented outcome; an outcome's index here is its cache key part.
@@ -24,7 +28,7 @@ var outcomeList = [...]string{
 	OutcomeOK, OutcomeUpstreamError, OutcomeFailoverOK, OutcomeFailoverError,
 	OutcomeShed, OutcomeRateLimited, OutcomeBreakerOpen, OutcomeQueueTimeout,
 	OutcomeDegraded, OutcomeBlocked, OutcomeNoRoute, OutcomeBadRequest, OutcomeDeadline,
-	OutcomeCanceled,
+	OutcomeCanceled, OutcomeCacheHit, OutcomeFallback, OutcomeDRCache,
 }
 
 // Outcomes returns every documented outcome label value, in a fresh slice.
@@ -62,6 +66,12 @@ func outcomeIndex(o string) int {
 		return 12
 	case OutcomeCanceled:
 		return 13
+	case OutcomeCacheHit:
+		return 14
+	case OutcomeFallback:
+		return 15
+	case OutcomeDRCache:
+		return 16
 	}
 	return -1
 }

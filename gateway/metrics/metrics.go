@@ -87,6 +87,8 @@ func Names() []string {
 		NameRequestDuration, NameUpstreamDuration,
 		NameRetryWindow, NameBreakerState, NameHostState, NameInflight,
 		NameCPUPermille, NameAdaptiveMaxInflight, NameBuildInfo, NameFaultsInjected,
+		NameFleetRedisUp, NameFleetRedisErrors, NameRateLimitMode, NameCacheLookups, NameCacheHits,
+		NameCacheSkipped, NameDRLookups, NameDRHitRatio, NameFallbacks,
 	}
 	slices.Sort(names)
 	return names

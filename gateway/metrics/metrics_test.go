@@ -32,6 +32,8 @@ func fullSnapshot() Snapshot {
 					{Addr: "10.0.0.1:80", State: StateHealthy, Breaker: BreakerClosed},
 					{Addr: "10.0.0.2:80", State: StateOverloaded, Breaker: BreakerHalfOpen},
 				},
+				Fleet: ServiceFleetSnapshot{LimitMode: ModeLocal, Cache: true, CacheHit: 9, CacheMiss: 3,
+					DR: true, DRHit: 3, DRMiss: 1, Fallback: true, FallbackOK: 2, FallbackErr: 1},
 			},
 			{
 				Name: "avatars", Inflight: 0,
@@ -39,6 +41,8 @@ func fullSnapshot() Snapshot {
 				Hosts:   []HostSnapshot{{Addr: "10.0.1.1:80", State: StateOffline, Breaker: BreakerOpen}},
 			},
 		},
+		Fleet: &FleetSnapshot{RedisUp: true, RedisErrors: 4},
+		Cache: &CacheSnapshot{HitsL1: 7, HitsL2: 2, TooLarge: 1, Corrupt: 1},
 	}
 }
 

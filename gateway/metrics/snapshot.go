@@ -12,6 +12,8 @@ type Snapshot struct {
 	CPUPermille         int64             // bulwark_cpu_permille: process CPU use, 0..1000
 	AdaptiveMaxInflight int64             // bulwark_adaptive_max_inflight: MaxPass × MinRt now
 	Services            []ServiceSnapshot // one per configured service
+	Fleet               *FleetSnapshot    // nil without a fleet section
+	Cache               *CacheSnapshot    // nil when no service has a proxy cache
 }
 
 // ServiceSnapshot is one service's state. Name must be unique in the Snapshot; a duplicate is
@@ -21,6 +23,7 @@ type ServiceSnapshot struct {
 	Inflight int64            // bulwark_inflight{service}: requests in progress now
 	Windows  []WindowSnapshot // one per remote center the service can fail over to
 	Hosts    []HostSnapshot   // every upstream host of the service, all centers
+	Fleet    ServiceFleetSnapshot
 }
 
 // WindowSnapshot is the retry window toward one remote center.
@@ -42,11 +45,13 @@ type snapshotCollector struct {
 	snapshot func() Snapshot
 
 	cpu, adaptive, inflight, retryWindow, breakerState, hostState *prometheus.Desc
+	fleet                                                         fleetDescs
 }
 
 func newSnapshotCollector(snapshot func() Snapshot) *snapshotCollector {
 	return &snapshotCollector{
 		snapshot: snapshot,
+		fleet:    newFleetDescs(),
 		cpu: prometheus.NewDesc(NameCPUPermille,
 			"Process CPU use in per mille of the CPU the process may use, as admission sees it.", nil, nil),
 		adaptive: prometheus.NewDesc(NameAdaptiveMaxInflight,
@@ -71,6 +76,7 @@ func (c *snapshotCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.retryWindow
 	ch <- c.breakerState
 	ch <- c.hostState
+	c.fleet.describe(ch)
 }
 
 // Collect takes one snapshot and sends its gauges. A panicking callback becomes an invalid
@@ -86,6 +92,7 @@ func (c *snapshotCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge(ch, c.cpu, float64(s.CPUPermille))
 	gauge(ch, c.adaptive, float64(s.AdaptiveMaxInflight))
+	c.fleet.collect(ch, s)
 
 	services := make(map[string]bool, len(s.Services))
 	seen := make(map[string]bool) // per service: window centers, then host addresses
