@@ -3,6 +3,7 @@ package gateway
 import (
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -134,18 +135,30 @@ func TestProxyCacheKeepsOutPrivateAnswers(t *testing.T) {
 }
 
 // TestDRCacheServesThroughOutage: answers recorded while the hosts are up are served, by
-// generalized signature, once every host of both centers is down.
+// generalized signature, once every host of both centers is down: sz's local attempt fails,
+// its failover to sh fails too (sh's hosts are down), and the DR cache answers.
 func TestDRCacheServesThroughOutage(t *testing.T) {
-	up := &counting{name: "weather"}
-	g, url, be := oneGateway(t, up, func(s *config.Service) {
-		s.DRCache = &config.DRCache{Key: []string{"path", "query:city", "query:lat~0.01"}, TTL: config.Duration(time.Hour)}
-	})
+	szUp, shUp := &counting{name: "sz-weather"}, &counting{name: "sh-weather"}
+	szHost, shHost := newBackend(t, "sz-a", withHandler(szUp)), newBackend(t, "sh-a", withHandler(shUp))
+	szLn, shLn := listen(t), listen(t)
+	addrs := map[string]string{"sz": szLn.Addr().String(), "sh": shLn.Addr().String()}
+	var gws []*Gateway
+	for _, center := range []string{"sz", "sh"} {
+		cfg := testConfig(center, addrs)
+		svc := addService(cfg, "songs", 2, map[string][]string{"sz": {szHost.addr}, "sh": {shHost.addr}}, false)
+		svc.DRCache = &config.DRCache{Key: []string{"path", "query:city", "query:lat~0.01"}, TTL: config.Duration(time.Hour)}
+		ln := map[string]net.Listener{"sz": szLn, "sh": shLn}[center]
+		g, _ := startGateway(t, cfg, ln)
+		gws = append(gws, g)
+	}
+	g, url := gws[0], "http://"+addrs["sz"]
 	_, _, recorded := body(t, url+"/api/songs?city=sz&lat=22.5431", nil)
 	// The record is written in the background; the outage starts once it is in.
 	eventually(t, 5*time.Second, "the DR record", func() bool {
 		return g.state.Load().services["songs"].fleet.dr.Stats().Records > 0
 	})
-	be.kill()
+	szHost.kill()
+	shHost.kill()
 	status, h, b := body(t, url+"/api/songs?city=sz&lat=22.5488", nil) // the same 0.01° block
 	if status != 200 || h.Get(HeaderDegraded) != "dr-cache" || b != recorded || h.Get(HeaderCenter) != "sz" {
 		t.Fatalf("during the outage: %d %q %v; want 200 %q from the DR cache", status, b, h, recorded)
