@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"os"
 	"reflect"
 	"regexp"
@@ -105,4 +106,20 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// TestREADMECarriesReference: the README's configuration reference is reference.md, word for
+// word, so the two never drift apart.
+func TestREADMECarriesReference(t *testing.T) {
+	ref, err := os.ReadFile("reference.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(readme, bytes.TrimSpace(ref)) {
+		t.Fatal("README.md does not contain gateway/config/reference.md verbatim; copy it into the Configuration reference section")
+	}
 }
