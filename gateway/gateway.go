@@ -8,8 +8,13 @@
 //	primary → route rate limit → level-aware adaptive admission (gateway CPU, BBR) →
 //	per-service admission (concurrency bound and pool pressure, with the queue-wait drop) →
 //	degrade switch → request body (the traffic recorder samples here) → fault injection →
-//	local host (P2C, breaker, EMA timeout; one retry on another host if the request was never
-//	sent) → on failure: the remote center, bounded by the retry window.
+//	proxy cache (L1 → L2) → local host (P2C, breaker, EMA timeout; one retry on another host
+//	if the request was never sent) → on failure: the remote center, bounded by the retry
+//	window → the fallback upstreams → the DR cache.
+//
+// The fleet features (fleet.go: cluster limits, shared switches and faults, the caches, the
+// fallback pool) share state with the center's other gateways through Redis when the config
+// has a fleet section.
 //
 // Faults (faults.go) and the recorder (recorder.go) are run-time state driven by the admin
 // API; while none is active, each costs the request path one atomic load.
