@@ -1,6 +1,7 @@
 package httpmw
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -51,6 +52,7 @@ type settings struct {
 	rateLimit  *rateLimitSettings
 
 	// Protect
+	panics       PanicReporter
 	limiter      *adaptive.Limiter
 	shedOpts     []shed.Option
 	routeLevels  []routeLevel
@@ -192,6 +194,18 @@ func WithRateLimit(limit int, per time.Duration, key func(*http.Request) string)
 		s.rateLimit = &rateLimitSettings{limit: limit, per: per, key: key}
 		return nil
 	}
+}
+
+// PanicReporter receives the panics Protect recovers, after they are counted and logged:
+// observe.Sentry implements it. ReportPanic runs on the request's goroutine before the 500 is
+// written, so it should hand the report off rather than wait on the network.
+type PanicReporter interface {
+	ReportPanic(ctx context.Context, v any, stack []byte, r *http.Request)
+}
+
+// WithPanicReporter sends every recovered panic to rep as well (SEEDS.md D5). Protect only.
+func WithPanicReporter(rep PanicReporter) Option {
+	return serverOption("WithPanicReporter", func(s *settings) error { s.panics = rep; return nil })
 }
 
 // WithLimiter turns on adaptive limiting (SEEDS.md B3) with level-aware admission (B7): a

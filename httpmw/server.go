@@ -196,8 +196,12 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 			panic(v)
 		}
 		h.panics.Add(1)
-		h.s.logger.Error("httpmw: handler panic recovered", "handler", h.s.name, "method", r.Method,
-			"path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+		stack := debug.Stack()
+		h.s.logger.ErrorContext(r.Context(), "httpmw: handler panic recovered", "handler", h.s.name, "method", r.Method,
+			"path", r.URL.Path, "panic", v, "stack", string(stack))
+		if rep := h.s.panics; rep != nil {
+			rep.ReportPanic(r.Context(), v, stack, r)
+		}
 		if rw.wrote {
 			// Part of the response is out: cut the connection rather than let a truncated body
 			// pass for a whole one.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -228,7 +229,8 @@ func TestPanicRecovered(t *testing.T) {
 		panic("after the header")
 	})
 	mux.HandleFunc("/ok", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "fine") })
-	h := protect(t, mux, httpmw.WithLogger(logger))
+	rep := &panicRecorder{}
+	h := protect(t, mux, httpmw.WithLogger(logger), httpmw.WithPanicReporter(rep))
 	srv := serve(t, h)
 
 	resp, body := get(t, srv.URL+"/boom", nil)
@@ -249,12 +251,35 @@ func TestPanicRecovered(t *testing.T) {
 	if got := h.Stats().Panics; got != 2 {
 		t.Fatalf("panics = %d, want 2", got)
 	}
+	if got := rep.seen(); len(got) != 2 || got[0] != "kaboom" || got[1] != "after the header" {
+		t.Fatalf("the reporter saw %q", got)
+	}
 	out := logs.String()
 	for _, want := range []string{"panic recovered", "kaboom", "path=/boom", "goroutine", "server_test.go"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("log lacks %q:\n%s", want, out)
 		}
 	}
+}
+
+// panicRecorder is a PanicReporter that keeps what it was given.
+type panicRecorder struct {
+	mu     sync.Mutex
+	values []string
+}
+
+func (p *panicRecorder) ReportPanic(_ context.Context, v any, stack []byte, r *http.Request) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(stack) > 0 && r != nil {
+		p.values = append(p.values, fmt.Sprint(v))
+	}
+}
+
+func (p *panicRecorder) seen() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.values...)
 }
 
 type syncWriter struct {
