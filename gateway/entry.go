@@ -19,6 +19,7 @@ type entryRules struct {
 	nets    []netip.Prefix // block rules by the peer's address
 	headers []headerRule   // block rules by a header pattern
 	limits  []*keyLimit
+	color   colorGate // who may keep a color (color.go)
 }
 
 // headerRule blocks requests whose header matches re. A pattern that is only an anchored
@@ -47,6 +48,10 @@ type keyLimit struct {
 
 func newEntryRules(cfg *config.Config, clk clock.Clock) (*entryRules, error) {
 	e := &entryRules{}
+	var err error
+	if e.color, err = newColorGate(cfg.Color); err != nil {
+		return nil, err
+	}
 	for i, b := range cfg.Block {
 		if b.Re != nil {
 			rule := headerRule{header: b.Header, re: b.Re}

@@ -34,7 +34,7 @@ func (g *Gateway) failover(r *http.Request, x *exchange, svc *service, body *for
 		g.metrics.Failover(svc.name, to, metrics.ResultSwitchedOff)
 		return nil, false
 	}
-	win := svc.windows[to]
+	win := svc.windowsFor(x)[to]
 	if win.Allow() != nil {
 		g.metrics.Failover(svc.name, to, metrics.ResultNoBudget)
 		return nil, false
@@ -51,7 +51,7 @@ func (g *Gateway) failover(r *http.Request, x *exchange, svc *service, body *for
 		Target:    st.remoteURL.Host,
 		Body:      body,
 		Timeout:   timeout,
-		SetHeader: st.failoverHdrs,
+		SetHeader: withColor(st.failoverHdrs, x),
 	})
 	if err != nil {
 		win.Record(false)
@@ -111,7 +111,7 @@ func (g *Gateway) forwardWrite(w http.ResponseWriter, r *http.Request, x *exchan
 		Target:    st.primaryURL.Host,
 		Body:      body,
 		Timeout:   timeout,
-		SetHeader: st.failoverHdrs[1:],
+		SetHeader: withColor(st.failoverHdrs[1:], x),
 	})
 	if err != nil {
 		switch {

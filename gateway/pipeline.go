@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bulwark-go/bulwark/breaker"
+	"github.com/bulwark-go/bulwark/color"
 	"github.com/bulwark-go/bulwark/gateway/config"
 	"github.com/bulwark-go/bulwark/gateway/forward"
 	"github.com/bulwark-go/bulwark/gateway/metrics"
@@ -29,6 +30,8 @@ type exchange struct {
 	instance string // Bulwark-Instance of a failover request
 	reason   string // Bulwark-Reject
 	bytesErr error
+	color    string      // the request's kept color (color.go); "" = production traffic
+	shadow   *shadowPool // the shadow hosts a colored request goes to; nil = the production pool
 }
 
 // ServeHTTP runs the request path described in the package comment.
@@ -59,6 +62,9 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, x *exchange) {
 		return
 	}
 	x.route = ro
+	if !g.colorEntry(w, r, x) {
+		return
+	}
 	if st.entry.blocked(r) {
 		g.reject(w, x, rejBlocked)
 		return
@@ -145,11 +151,11 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, x *exchange) {
 	if faults := g.faults.active.Load(); faults != nil && g.injectFault(w, r, x, body, *faults) {
 		return
 	}
-	cacheKey, _ := svc.fleet.cacheKeyOf(svc.name, r)
+	cacheKey := x.cacheKey(svc, r)
 	if cacheKey != "" && g.fromCache(w, r, x, svc, cacheKey) {
 		return
 	}
-	if sig, _ := svc.fleet.drSignature(r); cacheKey != "" || sig != "" {
+	if sig := x.drSignature(svc, r); cacheKey != "" || sig != "" {
 		cw := &captureWriter{ResponseWriter: w, limit: maxCaptured}
 		w = cw
 		defer func() {
@@ -158,7 +164,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, x *exchange) {
 			}
 		}()
 	}
-	svc.observeLocal()
+	svc.observeLocal(x)
 	res := g.tryLocal(r, x, svc, body)
 	if res.reason == "" && res.resp != nil {
 		x.outcome = metrics.OutcomeOK
@@ -200,7 +206,7 @@ func (g *Gateway) requestBody(r *http.Request, st *state) (*forward.Body, error)
 			return nil, err
 		}
 	}
-	if rs := g.rec.cur.Load(); rs != nil {
+	if rs := g.rec.cur.Load(); rs != nil && len(r.Header[color.Header]) == 0 { // not load-test traffic
 		g.rec.record(rs, r, body)
 	}
 	return body, nil
@@ -217,13 +223,17 @@ type attemptResult struct {
 // first attempt certainly did not send it (a connection error). That retry is safe for any
 // method and does not use the retry window.
 func (g *Gateway) tryLocal(r *http.Request, x *exchange, svc *service, body *forward.Body) (res attemptResult) {
-	if svc.pool == nil {
+	pool, tmo := svc.pool, svc.timeout
+	if x.shadow != nil { // a colored request: the shadow hosts only (color.go)
+		pool, tmo = x.shadow.pool, x.shadow.timeout
+	}
+	if pool == nil {
 		return attemptResult{reason: config.ReasonConnectError, rej: rejNoHost}
 	}
 	var exclude *upstream.Host
 	retried := false
 	defer func() {
-		if res.reason != "" && res.reason != config.ReasonBreakerOpen {
+		if res.reason != "" && res.reason != config.ReasonBreakerOpen && x.shadow == nil {
 			svc.markFailed(x.start)
 		}
 		if retried {
@@ -235,7 +245,7 @@ func (g *Gateway) tryLocal(r *http.Request, x *exchange, svc *service, body *for
 		}
 	}()
 	for try := 0; ; try++ {
-		a, err := svc.pool.Acquire(exclude)
+		a, err := pool.Acquire(exclude)
 		if err != nil {
 			if errors.Is(err, breaker.ErrOpen) {
 				return attemptResult{reason: config.ReasonBreakerOpen, rej: rejBreaker}
@@ -247,12 +257,13 @@ func (g *Gateway) tryLocal(r *http.Request, x *exchange, svc *service, body *for
 		}
 		host := a.Host()
 		x.host, x.attempts = host.Addr(), x.attempts+1
-		to := svc.timeout.Timeout()
+		to := tmo.Timeout()
 		if dl, ok := r.Context().Deadline(); ok {
 			to = min(to, time.Until(dl))
 		}
 		sc := scratchPool.Get().(*scratch)
 		sc.req = forward.Request{In: r, Target: x.host, Body: body, Timeout: to, SetHeader: x.route.upstreamHdrs}
+		sc.setColor(x)
 		resp, err := g.fwd.RoundTrip(&sc.req)
 		sc.release()
 		lat := a.Elapsed()
@@ -261,7 +272,7 @@ func (g *Gateway) tryLocal(r *http.Request, x *exchange, svc *service, body *for
 		}
 		if err == nil {
 			overload := headerValue(resp.Header, HeaderOverload) == "1"
-			svc.timeout.Observe(lat)
+			tmo.Observe(lat)
 			if resp.StatusCode >= 500 {
 				a.DoneElapsed(upstream.Outcome{Err: upstream.Status5xx, Latency: lat, Overload: overload})
 				return attemptResult{resp: resp, reason: config.Reason5xx}
@@ -283,14 +294,14 @@ func (g *Gateway) tryLocal(r *http.Request, x *exchange, svc *service, body *for
 			return attemptResult{reason: config.ReasonConnectError, rej: rejConnect}
 		case forward.KindTimeout:
 			a.DoneElapsed(upstream.Outcome{Err: upstream.Timeout, Latency: lat})
-			svc.timeout.Fail(lat)
+			tmo.Fail(lat)
 			return attemptResult{reason: config.ReasonTimeout, rej: rejTimeout}
 		case forward.KindCanceled:
 			a.DoneElapsed(upstream.Outcome{Err: upstream.Canceled, Latency: lat})
 			return attemptResult{rej: rejCanceled}
 		default: // sent, then the connection broke: the upstream failed like a 5xx
 			a.DoneElapsed(upstream.Outcome{Err: upstream.OtherError, Latency: lat})
-			svc.timeout.Fail(lat)
+			tmo.Fail(lat)
 			return attemptResult{reason: config.Reason5xx, rej: rejUpstream}
 		}
 	}
@@ -315,7 +326,7 @@ func (g *Gateway) localFailed(w http.ResponseWriter, r *http.Request, x *exchang
 			remote = resp
 		}
 	}
-	if lastResortReasons[res.reason] && g.lastResort(w, r, x, svc, body) {
+	if lastResortReasons[res.reason] && x.color == "" && g.lastResort(w, r, x, svc, body) { // colored: never
 		for _, resp := range []*forward.Response{remote, res.resp} {
 			if resp != nil {
 				resp.Discard()

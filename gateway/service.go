@@ -57,6 +57,8 @@ type service struct {
 	inflight atomic.Int64
 	counts   [len(outcomeNames)]atomic.Uint64 // requests by outcome
 	fleet    *serviceFleet                    // cache, DR cache, fallback pool, cluster limit
+	shadow   *shadowPool                      // where colored requests go (color.go); nil = no shadow hosts
+	colored  [3]prometheus.Counter            // bulwark_colored_requests_total by result (coloredShadow, ...)
 }
 
 // pressureCoolDown is how long a pool stays under pressure after its last sign of it: the
@@ -139,7 +141,6 @@ func newService(g *Gateway, cfg *config.Config, sc *config.Service) (*service, e
 		onFail:  make(map[string]bool),
 		methods: make(map[string]bool),
 		failEn:  config.Bool(sc.Failover.Enabled, true),
-		windows: make(map[string]*retry.Window),
 		clk:     g.clk,
 		period:  cfg.Retry.Period.D(),
 		sources: make(map[string]int64),
@@ -178,6 +179,10 @@ func newService(g *Gateway, cfg *config.Config, sc *config.Service) (*service, e
 	if s.fleet, err = newServiceFleet(g, cfg, sc); err != nil {
 		return nil, fmt.Errorf("service %s: %w", sc.Name, err)
 	}
+	if s.shadow, err = newShadowPool(g, cfg, sc); err != nil {
+		return nil, fmt.Errorf("service %s: %w", sc.Name, err)
+	}
+	s.colored = coloredCounters(g.metrics, sc.Name)
 	if rl := sc.RateLimit; s.fleet.limiter != nil {
 		s.limiter = s.fleet.limiter
 	} else if rl != nil {
@@ -195,12 +200,7 @@ func newService(g *Gateway, cfg *config.Config, sc *config.Service) (*service, e
 	if err != nil {
 		return nil, fmt.Errorf("service %s: concurrency: %w", sc.Name, err)
 	}
-	if s.timeout, err = timeout.New(
-		timeout.WithTavg(sc.Timeout.Tavg.D()),
-		timeout.WithThwm(sc.Timeout.Thwm.D()),
-		timeout.WithTmax(sc.Timeout.Tmax.D()),
-		timeout.WithN(sc.Timeout.N),
-		timeout.WithClock(g.clkOpt)); err != nil {
+	if s.timeout, err = newTimeout(g, sc); err != nil {
 		return nil, fmt.Errorf("service %s: timeout: %w", sc.Name, err)
 	}
 	pass := 1.0
@@ -210,6 +210,25 @@ func newService(g *Gateway, cfg *config.Config, sc *config.Service) (*service, e
 	if s.degrade, err = degrade.New(degrade.WithPass(pass)); err != nil {
 		return nil, fmt.Errorf("service %s: degrade: %w", sc.Name, err)
 	}
+	if s.windows, err = newRetryWindows(g, cfg); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// newTimeout makes the EMA dynamic timeout of sc.
+func newTimeout(g *Gateway, sc *config.Service) (*timeout.Dynamic, error) {
+	return timeout.New(
+		timeout.WithTavg(sc.Timeout.Tavg.D()),
+		timeout.WithThwm(sc.Timeout.Thwm.D()),
+		timeout.WithTmax(sc.Timeout.Tmax.D()),
+		timeout.WithN(sc.Timeout.N),
+		timeout.WithClock(g.clkOpt))
+}
+
+// newRetryWindows makes one retry window per remote center.
+func newRetryWindows(g *Gateway, cfg *config.Config) (map[string]*retry.Window, error) {
+	windows := make(map[string]*retry.Window, len(cfg.Centers))
 	for name := range cfg.Centers {
 		if name == cfg.Center {
 			continue
@@ -228,9 +247,9 @@ func newService(g *Gateway, cfg *config.Config, sc *config.Service) (*service, e
 		if err != nil {
 			return nil, fmt.Errorf("retry: %w", err)
 		}
-		s.windows[name] = w
+		windows[name] = w
 	}
-	return s, nil
+	return windows, nil
 }
 
 func newRateLimiter(rl *config.RateLimit, clk clock.Clock) (ratelimit.Limiter, error) {
@@ -253,6 +272,7 @@ func (s *service) start() {
 		s.pool.Start()
 	}
 	s.fleet.start()
+	s.shadow.start()
 }
 
 func (s *service) stop() {
@@ -260,11 +280,12 @@ func (s *service) stop() {
 		s.pool.Stop()
 	}
 	s.fleet.stop()
+	s.shadow.stop()
 }
 
-// observeLocal counts one local request in every window (t of SEEDS.md A2).
-func (s *service) observeLocal() {
-	for _, w := range s.windows {
+// observeLocal counts one local request in every window of x's traffic (t of SEEDS.md A2).
+func (s *service) observeLocal(x *exchange) {
+	for _, w := range s.windowsFor(x) {
 		w.ObserveLocal()
 	}
 }

@@ -52,7 +52,7 @@ var brokenFiles = []struct {
 	{"unknown_key_list",
 		withService + `    frobnicate: 1
 `,
-		"gw.yaml:10: services.songs.frobnicate: unknown key; allowed keys: balancer, breaker, cache, concurrency, degrade, dr_cache, failover, fallback_upstreams, health, level, passive, rate_limit, timeout, upstreams"},
+		"gw.yaml:10: services.songs.frobnicate: unknown key; allowed keys: balancer, breaker, cache, concurrency, degrade, dr_cache, failover, fallback_upstreams, health, level, passive, rate_limit, shadow, shadow_upstreams, timeout, upstreams"},
 	{"wrong_type",
 		withService + `    level: high
 `,
@@ -253,7 +253,7 @@ extra: 1
 			"gw.yaml:8: services.songs.timeout.tavg: \"5\" has no unit; write a duration such as 5ms or 1s",
 			"gw.yaml:10: routes[0].path: \"api/songs\" does not start with /; write a path prefix such as /api/songs",
 			"gw.yaml:10: routes[0].service: unknown service \"song\"; known services: songs",
-			"gw.yaml:11: extra: unknown key; allowed keys: admin, block, center, centers, faults, fleet, http, instance, limits, listen, log, protection, recorder, retry, routes, services, shutdown_grace, tls",
+			"gw.yaml:11: extra: unknown key; allowed keys: admin, block, center, centers, color, faults, fleet, http, instance, keywords, limits, listen, log, mask, profiling, protection, recorder, retry, routes, sentry, services, shutdown_grace, tls, tracing",
 		)},
 	{"empty",
 		``,

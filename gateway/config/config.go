@@ -85,6 +85,15 @@ type Config struct {
 	Faults     Faults     `yaml:"faults"`   // the fault-injection admin API (SEEDS.md C1)
 	Recorder   Recorder   `yaml:"recorder"` // the traffic recorder (SEEDS.md C4)
 
+	// Observability (issue 7; observe.go): traces, the business keywords and masking they
+	// and the access log share, traffic color, continuous profiling and panic reports.
+	Tracing   Tracing   `yaml:"tracing"`
+	Keywords  Keywords  `yaml:"keywords"`
+	Mask      Mask      `yaml:"mask"`
+	Color     Color     `yaml:"color"`
+	Profiling Profiling `yaml:"profiling"`
+	Sentry    Sentry    `yaml:"sentry"`
+
 	// Fleet shares state with the other instances of this center through Redis (cluster rate
 	// limits, switches, the two-level and DR caches). nil = everything is local to this
 	// gateway.
@@ -181,6 +190,10 @@ type HTTP struct {
 type Log struct {
 	Level  string `yaml:"level"`  // debug, info (default), warn, error
 	Access *bool  `yaml:"access"` // one JSON line per request; default true
+	// SuccessSample is the share of access-log lines of successful requests that are written,
+	// in [0, 1]; default 1 (all). Lines of failed or refused requests are always written.
+	// A pointer so that 0 (no success lines) can be written; never nil after Validate.
+	SuccessSample *float64 `yaml:"success_sample"`
 }
 
 // Faults configures the fault-injection admin API (POST /faults). Faults themselves are
@@ -258,7 +271,20 @@ type Service struct {
 	// FallbackUpstreams is the fallback pool (SEEDS.md B11b, a stable older deployment):
 	// host:port each, no host twice, tried after this center and the remote failover.
 	FallbackUpstreams []string `yaml:"fallback_upstreams"`
+
+	// ShadowUpstreams maps a center name to that center's shadow hosts (host:port), which
+	// take the service's colored (load-test) requests, and only those (SEEDS.md C4). None of
+	// them may be a production host (upstreams or fallback_upstreams) of any service.
+	ShadowUpstreams map[string][]string `yaml:"shadow_upstreams"`
+	// Shadow is "" or ShadowPassthrough. A colored request to a service without shadow
+	// upstreams is refused (503, Bulwark-Reject: no-shadow) unless the service is
+	// passthrough: a read-only service whose production hosts may take colored reads.
+	Shadow string `yaml:"shadow"`
 }
+
+// ShadowPassthrough is the services.NAME.shadow value of a read-only service that serves
+// colored requests on its production hosts.
+const ShadowPassthrough = "passthrough"
 
 // Cache is a service's proxy-layer cache: L1 in this gateway, L2 in Redis when there is a
 // fleet (L1 only without one).

@@ -92,7 +92,7 @@ block:
 	}
 	// Keys are never expanded.
 	_, err = Parse("gw.yaml", []byte(withService+"    ${GW_LEVEL}: 1\n"))
-	if err == nil || err.Error() != "gw.yaml:10: services.songs.${GW_LEVEL}: unknown key; allowed keys: balancer, breaker, cache, concurrency, degrade, dr_cache, failover, fallback_upstreams, health, level, passive, rate_limit, timeout, upstreams" {
+	if err == nil || err.Error() != "gw.yaml:10: services.songs.${GW_LEVEL}: unknown key; allowed keys: balancer, breaker, cache, concurrency, degrade, dr_cache, failover, fallback_upstreams, health, level, passive, rate_limit, shadow, shadow_upstreams, timeout, upstreams" {
 		t.Errorf("reference in a key: %v", err)
 	}
 }

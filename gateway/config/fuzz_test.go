@@ -20,6 +20,11 @@ func FuzzParse(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(fleetExample)
+	observeExample, err := os.ReadFile("testdata/observe.yaml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(observeExample)
 	f.Add([]byte(withFleet))
 	f.Add([]byte(withService))
 	f.Add([]byte(withRoute))
@@ -29,7 +34,11 @@ func FuzzParse(f *testing.F) {
 	for _, tc := range brokenFleetFiles {
 		f.Add([]byte(tc.yaml))
 	}
-	env := map[string]string{"BULWARK_ADMIN_TOKEN": "t", "REDIS_PASSWORD": "p", "N": "3", "EMPTY": ""}
+	for _, tc := range brokenObserveFiles {
+		f.Add([]byte(tc.yaml))
+	}
+	env := map[string]string{"BULWARK_ADMIN_TOKEN": "t", "REDIS_PASSWORD": "p", "N": "3", "EMPTY": "",
+		"OTEL_API_KEY": "k", "BULWARK_COLOR_TOKEN": obsColorToken, "SENTRY_DSN": "https://k@sentry.io/1"}
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, err := parse("fuzz.yaml", data, lookup)

@@ -50,11 +50,16 @@ func globalDefaults(c *Config) {
 	c.Protection.Shares = [4]float64{1, 0.9, 0.75, 0.6}
 	c.HTTP = HTTP{ReadHeaderTimeout: Duration(10 * time.Second), IdleTimeout: Duration(120 * time.Second),
 		MaxHeaderBytes: 1 << 20, MaxBodyBytes: 64 << 20, DialTimeout: Duration(time.Second), MaxIdlePerHost: 256}
-	c.Log = Log{Level: "info", Access: ptr(true)}
+	c.Log = Log{Level: "info", Access: ptr(true), SuccessSample: ptr(1.0)}
 	c.ShutdownGrace = Duration(10 * time.Second)
 	c.Faults = Faults{Enabled: ptr(true), MaxPercent: 50}
 	c.Recorder = Recorder{Dir: "/var/lib/bulwark/rec", Sample: 0.01, MaxBody: 64 << 10, MaxFile: 64 << 20,
 		MaxFiles: 10, Queue: 1024, Headers: []string{"Accept", "Content-Type", "User-Agent"}}
+	c.Tracing = Tracing{SampleRate: ptr(0.01), Queue: 2048}
+	c.Mask = Mask{Keys: []string{"Authorization", "Cookie"}}
+	c.Color = Color{TokenHeader: "Bulwark-Color-Token"}
+	c.Profiling = Profiling{Interval: Duration(5 * time.Minute), Duration: Duration(10 * time.Second), Keep: 288,
+		MaxAge: Duration(24 * time.Hour)}
 }
 
 func TestLoadExample(t *testing.T) {

@@ -36,12 +36,13 @@ func referenceYAML(t *testing.T) (doc string, blocks []string) {
 func TestReferenceExamples(t *testing.T) {
 	t.Setenv("BULWARK_ADMIN_TOKEN", "s3cret")
 	t.Setenv("REDIS_PASSWORD", "s3cret")
+	setObserveEnv(t)
 	_, blocks := referenceYAML(t)
-	if len(blocks) < 2 {
-		t.Fatalf("reference.md has %d yaml examples, want the plain one and the fleet one", len(blocks))
+	if len(blocks) < 3 {
+		t.Fatalf("reference.md has %d yaml examples, want the plain one, the fleet one and the observability one", len(blocks))
 	}
 	var files []string
-	for _, name := range []string{"testdata/example.yaml", "testdata/fleet.yaml"} {
+	for _, name := range []string{"testdata/example.yaml", "testdata/fleet.yaml", "testdata/observe.yaml"} {
 		data, err := os.ReadFile(name)
 		if err != nil {
 			t.Fatal(err)

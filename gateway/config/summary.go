@@ -43,6 +43,12 @@ func (c *Config) Summary(w io.Writer) {
 	if c.Fleet != nil {
 		line("fleet", fleetText(c.Fleet))
 	}
+	if c.Tracing.Enabled {
+		line("tracing", tracingText(&c.Tracing))
+	}
+	if c.Color.Token != "" || len(c.Color.TrustedCIDRs) > 0 {
+		line("color", colorText(&c.Color))
+	}
 	line("")
 
 	line("CENTER", "PRIMARY", "GATEWAY")
@@ -84,6 +90,20 @@ func (c *Config) Summary(w io.Writer) {
 				dr = s.DRCache.TTL.String() + " " + strings.Join(s.DRCache.Key, ",")
 			}
 			line(name, cache, dr, orNone(strings.Join(s.FallbackUpstreams, ",")))
+		}
+		line("")
+	}
+
+	if hasShadow(c.Services) {
+		line("SERVICE", "SHADOW")
+		for _, name := range sortedKeys(c.Services) {
+			s := c.Services[name]
+			switch {
+			case len(s.ShadowUpstreams) > 0:
+				line(name, hostCounts(s.ShadowUpstreams))
+			case s.Shadow != "":
+				line(name, s.Shadow)
+			}
 		}
 		line("")
 	}
@@ -225,4 +245,38 @@ func sortedCopy(s []string) []string {
 		m[v] = true
 	}
 	return sortedKeys(m)
+}
+
+// tracingText describes the tracing section on one line, without the export headers.
+func tracingText(t *Tracing) string {
+	protocol, endpoint := t.Protocol, t.Endpoint
+	if protocol == "" {
+		protocol = "protocol from OTEL_*"
+	}
+	if endpoint == "" {
+		endpoint = "endpoint from OTEL_*"
+	}
+	rate := DefaultTracingSampleRate
+	if t.SampleRate != nil {
+		rate = *t.SampleRate
+	}
+	return fmt.Sprintf("%s %s, sample %g", protocol, endpoint, rate)
+}
+
+// colorText describes who may send colors, without the token.
+func colorText(c *Color) string {
+	token := "no token"
+	if c.Token != "" {
+		token = "token set (" + c.TokenHeader + ")"
+	}
+	return token + ", trusted " + orNone(strings.Join(c.TrustedCIDRs, ","))
+}
+
+func hasShadow(services map[string]*Service) bool {
+	for _, s := range services {
+		if len(s.ShadowUpstreams) > 0 || s.Shadow != "" {
+			return true
+		}
+	}
+	return false
 }

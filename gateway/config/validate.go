@@ -51,6 +51,7 @@ func (c *Config) validate(p *problems) {
 	c.validateLimits(p)
 	c.validateBlock(p)
 	c.validateRuntime(p)
+	c.validateObservability(p)
 }
 
 // validateListeners checks listen, instance, tls and admin.

@@ -50,7 +50,9 @@ func (c *Config) validateServices(p *problems, used map[string]usage, primary st
 		defDur(&ps.Window, 2*time.Second)
 		defDur(&ps.OverloadFor, time.Second)
 		validateServiceFleet(p, path, s)
+		c.validateShadow(p, path, s, used[name])
 	}
+	c.checkShadowHosts(p)
 }
 
 // validateUpstreams checks a service's hosts, and that the center that serves it has some: the

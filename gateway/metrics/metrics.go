@@ -11,7 +11,8 @@
 //
 //   - Counters and histograms the core drives: bulwark_requests_total,
 //     bulwark_failovers_total, bulwark_local_retries_total, bulwark_rejections_total,
-//     bulwark_faults_injected_total, bulwark_request_duration_seconds and
+//     bulwark_faults_injected_total, bulwark_colored_requests_total,
+//     bulwark_color_stripped_total, bulwark_request_duration_seconds and
 //     bulwark_upstream_duration_seconds.
 //   - Gauges computed at scrape time from a Snapshot the core hands over through a callback:
 //     bulwark_retry_window, bulwark_breaker_state, bulwark_host_state, bulwark_inflight,
@@ -89,6 +90,7 @@ func Names() []string {
 		NameCPUPermille, NameAdaptiveMaxInflight, NameBuildInfo, NameFaultsInjected,
 		NameFleetRedisUp, NameFleetRedisErrors, NameRateLimitMode, NameCacheLookups, NameCacheHits,
 		NameCacheSkipped, NameDRLookups, NameDRHitRatio, NameFallbacks,
+		NameColoredRequests, NameColorStripped,
 	}
 	slices.Sort(names)
 	return names
@@ -118,6 +120,7 @@ type Metrics struct {
 	requestDuration  *prometheus.HistogramVec
 	upstreamDuration *prometheus.HistogramVec
 	faults           *prometheus.CounterVec
+	color            colorMetrics
 }
 
 // Option configures New.
@@ -183,6 +186,7 @@ func newMetrics(reg *prometheus.Registry, snapshot func() Snapshot, opts ...Opti
 			Name: NameFaultsInjected,
 			Help: "Faults injected into requests through the admin API, by service and kind (delay or abort).",
 		}, []string{"service", "kind"}),
+		color: newColorMetrics(),
 	}
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        NameBuildInfo,
@@ -198,6 +202,7 @@ func newMetrics(reg *prometheus.Registry, snapshot func() Snapshot, opts ...Opti
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	reg.MustRegister(m.color.collectors()...)
 	return m
 }
 
@@ -291,7 +296,8 @@ func (m *Metrics) Forget(service string) int {
 		m.localRetries.DeletePartialMatch(l) +
 		m.requestDuration.DeletePartialMatch(l) +
 		m.upstreamDuration.DeletePartialMatch(l) +
-		m.faults.DeletePartialMatch(l)
+		m.faults.DeletePartialMatch(l) +
+		m.color.colored.DeletePartialMatch(l)
 }
 
 // discard is the observer a nil *Metrics hands out.

@@ -61,6 +61,8 @@ func driveAll(m *Metrics) {
 	m.LocalRetry("songs", ResultOK)
 	m.Rejection("shed")
 	m.Fault("songs", "abort").Inc()
+	m.Colored("songs", ColorShadow).Inc()
+	m.ColorStripped().Inc()
 }
 
 // scrape GETs url with the given Accept header and returns the status, content type and body.
@@ -277,9 +279,10 @@ func TestForget(t *testing.T) {
 	driveAll(m)
 	m.Route("/avatars", "avatars", 3, "p").Observe(200, OutcomeOK, time.Millisecond)
 	m.Upstream("avatars", "p", "10.0.1.1:80").Observe(0.001)
-	// songs: 3 request series, 1 duration, 2 upstream, 2 failover, 1 local retry, 1 fault.
-	if n := m.Forget("songs"); n != 10 {
-		t.Fatalf("Forget deleted %d series, want 10", n)
+	// songs: 3 request series, 1 duration, 2 upstream, 2 failover, 1 local retry, 1 fault,
+	// 1 colored.
+	if n := m.Forget("songs"); n != 11 {
+		t.Fatalf("Forget deleted %d series, want 11", n)
 	}
 	for _, name := range []string{NameRequests, NameRequestDuration, NameUpstreamDuration} {
 		n, err := testutil.GatherAndCount(m.Registry(), name)
