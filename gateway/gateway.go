@@ -77,6 +77,7 @@ type Gateway struct {
 	faults *faultSet // run-time faults; they outlive reloads
 	rec    *recorder // the traffic recorder
 
+	panics      PanicReporter // recovered panics also go here (Sentry); nil = none
 	fleet       *fleetRuntime // shared state (or a local stand-in); outlives reloads
 	keepSem     chan struct{} // cache stores in flight (keepLater)
 	keepDropped atomic.Uint64

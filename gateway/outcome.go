@@ -14,7 +14,7 @@ var outcomeNames = [...]string{metrics.OutcomeOK, metrics.OutcomeUpstreamError, 
 	metrics.OutcomeFailoverError, metrics.OutcomeShed, metrics.OutcomeRateLimited, metrics.OutcomeBreakerOpen,
 	metrics.OutcomeQueueTimeout, metrics.OutcomeDegraded, metrics.OutcomeBlocked, metrics.OutcomeNoRoute,
 	metrics.OutcomeBadRequest, metrics.OutcomeDeadline, metrics.OutcomeCanceled, metrics.OutcomeCacheHit,
-	metrics.OutcomeFallback, metrics.OutcomeDRCache}
+	metrics.OutcomeFallback, metrics.OutcomeDRCache, metrics.OutcomePanic}
 
 // outcomeIndex is o's index in outcomeNames, or -1.
 func outcomeIndex(o string) int {

@@ -32,6 +32,7 @@ type exchange struct {
 	bytesErr error
 	color    string      // the request's kept color (color.go); "" = production traffic
 	shadow   *shadowPool // the shadow hosts a colored request goes to; nil = the production pool
+	abort    bool        // cut the client's connection after finishing (a panic mid-response)
 }
 
 // ServeHTTP runs the request path described in the package comment.
@@ -41,9 +42,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if x.from != "" {
 		x.instance = headerValue(r.Header, HeaderInstance)
 	}
-	g.serve(w, r, &x)
+	g.serveRecovering(w, r, &x)
 	g.finish(r, &x)
-	if errors.Is(x.bytesErr, forward.ErrUpstreamBody) {
+	if x.abort || errors.Is(x.bytesErr, forward.ErrUpstreamBody) {
 		// The upstream broke off mid-body: abort the client's response instead of letting
 		// a shorter body pass for a complete one.
 		panic(http.ErrAbortHandler)

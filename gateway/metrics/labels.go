@@ -2,7 +2,7 @@ package metrics
 
 // Outcomes: the outcome label of bulwark_requests_total. Every finished request has exactly
 // one. The first ten are the issue's set; the next four are the extensions the core also uses,
-// and the last three come with the fleet features (issue 6).
+// the next three come with the fleet features (issue 6), and the last counts a recovered panic.
 const (
 	OutcomeOK            = "ok"             // served by the local center
 	OutcomeUpstreamError = "upstream_error" // the local attempt failed and no failover was made
@@ -21,6 +21,7 @@ const (
 	OutcomeCacheHit      = "cache_hit"      // answered from the proxy cache (Bulwark-Cache: hit)
 	OutcomeFallback      = "fallback"       // answered by the fallback upstreams after every center failed
 	OutcomeDRCache       = "dr_cache"       // answered from the DR cache (Bulwark-Degraded: dr-cache)
+	OutcomePanic         = "panic"          // the gateway panicked serving it (500, or the connection cut)
 )
 
 // outcomeList is every documented outcome; an outcome's index here is its cache key part.
@@ -28,7 +29,7 @@ var outcomeList = [...]string{
 	OutcomeOK, OutcomeUpstreamError, OutcomeFailoverOK, OutcomeFailoverError,
 	OutcomeShed, OutcomeRateLimited, OutcomeBreakerOpen, OutcomeQueueTimeout,
 	OutcomeDegraded, OutcomeBlocked, OutcomeNoRoute, OutcomeBadRequest, OutcomeDeadline,
-	OutcomeCanceled, OutcomeCacheHit, OutcomeFallback, OutcomeDRCache,
+	OutcomeCanceled, OutcomeCacheHit, OutcomeFallback, OutcomeDRCache, OutcomePanic,
 }
 
 // Outcomes returns every documented outcome label value, in a fresh slice.
@@ -72,6 +73,8 @@ func outcomeIndex(o string) int {
 		return 15
 	case OutcomeDRCache:
 		return 16
+	case OutcomePanic:
+		return 17
 	}
 	return -1
 }

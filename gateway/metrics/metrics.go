@@ -77,6 +77,7 @@ const (
 	NameAdaptiveMaxInflight = "bulwark_adaptive_max_inflight"
 	NameBuildInfo           = "bulwark_build_info"
 	NameFaultsInjected      = "bulwark_faults_injected_total"
+	NamePanics              = "bulwark_panics_total"
 )
 
 // Names returns every metric family name this package defines, sorted. It does not list the
@@ -87,7 +88,7 @@ func Names() []string {
 		NameRequests, NameFailovers, NameLocalRetries, NameRejections,
 		NameRequestDuration, NameUpstreamDuration,
 		NameRetryWindow, NameBreakerState, NameHostState, NameInflight,
-		NameCPUPermille, NameAdaptiveMaxInflight, NameBuildInfo, NameFaultsInjected,
+		NameCPUPermille, NameAdaptiveMaxInflight, NameBuildInfo, NameFaultsInjected, NamePanics,
 		NameFleetRedisUp, NameFleetRedisErrors, NameRateLimitMode, NameCacheLookups, NameCacheHits,
 		NameCacheSkipped, NameDRLookups, NameDRHitRatio, NameFallbacks,
 		NameColoredRequests, NameColorStripped,
@@ -120,6 +121,7 @@ type Metrics struct {
 	requestDuration  *prometheus.HistogramVec
 	upstreamDuration *prometheus.HistogramVec
 	faults           *prometheus.CounterVec
+	panics           prometheus.Counter
 	color            colorMetrics
 }
 
@@ -186,6 +188,11 @@ func newMetrics(reg *prometheus.Registry, snapshot func() Snapshot, opts ...Opti
 			Name: NameFaultsInjected,
 			Help: "Faults injected into requests through the admin API, by service and kind (delay or abort).",
 		}, []string{"service", "kind"}),
+		panics: prometheus.NewCounter(prometheus.CounterOpts{
+			Name:        NamePanics,
+			Help:        "Panics recovered while serving a request: answered 500, or the connection cut.",
+			ConstLabels: prometheus.Labels{"component": "gateway"},
+		}),
 		color: newColorMetrics(),
 	}
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
@@ -196,7 +203,7 @@ func newMetrics(reg *prometheus.Registry, snapshot func() Snapshot, opts ...Opti
 	buildInfo.Set(1)
 	reg.MustRegister(
 		m.requests, m.failovers, m.localRetries, m.rejections,
-		m.requestDuration, m.upstreamDuration, m.faults,
+		m.requestDuration, m.upstreamDuration, m.faults, m.panics,
 		buildInfo,
 		newSnapshotCollector(snapshot),
 		collectors.NewGoCollector(),
@@ -270,6 +277,13 @@ func (m *Metrics) LocalRetry(service, result string) {
 		return
 	}
 	m.localRetries.WithLabelValues(service, result).Inc()
+}
+
+// Panic counts one recovered panic.
+func (m *Metrics) Panic() {
+	if m != nil {
+		m.panics.Inc()
+	}
 }
 
 // Rejection counts one request the gateway refused itself, by the reason it sent in the
