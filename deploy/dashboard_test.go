@@ -9,8 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulwark-go/bulwark/gateway/metrics"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/bulwark-go/bulwark/gateway/metrics"
 )
 
 // TestDashboardShape checks the dashboard's structure: valid JSON, schema version, the

@@ -20,7 +20,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newGatewayCmd(), newCheckCmd(), newBenchCmd(), newDemoCmd(), newDrillCmd(), newVersionCmd())
+	root.AddCommand(newGatewayCmd(), newCheckCmd(), newBenchCmd(), newDemoCmd(), newDrillCmd(), newProfilesCmd(), newVersionCmd())
 	return root
 }
 
