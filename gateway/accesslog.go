@@ -44,7 +44,7 @@ func (g *Gateway) finish(r *http.Request, x *exchange) {
 	} else {
 		x.st.unrouted.Observe(x.status, x.outcome, d)
 	}
-	if !x.st.accessLog || !g.log.Enabled(context.Background(), slog.LevelInfo) {
+	if !x.st.accessLog || !g.log.Enabled(context.Background(), slog.LevelInfo) || !logSuccess(x.st, x) {
 		return
 	}
 	attrs := make([]slog.Attr, 0, 16)
@@ -72,5 +72,6 @@ func (g *Gateway) finish(r *http.Request, x *exchange) {
 	if x.bytesErr != nil {
 		attrs = append(attrs, slog.String("copy_error", x.bytesErr.Error()))
 	}
+	attrs = accessAttrs(attrs, x.st, r, x)
 	g.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 }

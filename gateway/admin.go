@@ -32,6 +32,7 @@ import (
 //	POST /faults                                  inject a fault (see FaultSpec); 201
 //	DELETE /faults/{id}                           end a fault
 //	POST /cache/invalidate                        drop a cached answer fleet-wide (CacheInvalidation)
+//	GET  /tracing, PUT /tracing                   the trace sample rate (TracingStatus)
 //	GET  /recorder                                the traffic recorder's status
 //	POST /recorder/start                          start recording (optional RecorderOverrides)
 //	POST /recorder/stop                           stop recording, after a flush
@@ -49,6 +50,8 @@ func (g *Gateway) AdminHandler() http.Handler {
 	mux.HandleFunc("POST /faults", g.handleAddFault)
 	mux.HandleFunc("DELETE /faults/{id}", g.handleDeleteFault)
 	mux.HandleFunc("POST /cache/invalidate", g.handleCacheInvalidate)
+	mux.HandleFunc("GET /tracing", g.handleGetTracing)
+	mux.HandleFunc("PUT /tracing", g.handlePutTracing)
 	mux.HandleFunc("GET /recorder", g.handleRecorderStatus)
 	mux.HandleFunc("POST /recorder/start", g.handleRecorderStart)
 	mux.HandleFunc("POST /recorder/stop", g.handleRecorderStop)

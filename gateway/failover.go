@@ -45,14 +45,16 @@ func (g *Gateway) failover(r *http.Request, x *exchange, svc *service, body *for
 	}
 	x.attempts++
 	timeout := remoteTimeout(r, svc)
+	at, hdrs := g.startAttempt(r, x, "failover", to, st.remoteURL.Host, withColor(st.failoverHdrs, x))
 	resp, err := g.fwd.RoundTrip(&forward.Request{
 		In:        r,
 		Scheme:    st.remoteURL.Scheme,
 		Target:    st.remoteURL.Host,
 		Body:      body,
 		Timeout:   timeout,
-		SetHeader: withColor(st.failoverHdrs, x),
+		SetHeader: hdrs,
 	})
+	at.done(resp, err)
 	if err != nil {
 		win.Record(false)
 		g.metrics.Failover(svc.name, to, metrics.ResultError)
@@ -105,14 +107,16 @@ func (g *Gateway) forwardWrite(w http.ResponseWriter, r *http.Request, x *exchan
 	svc := x.route.svc
 	timeout := remoteTimeout(r, svc)
 	x.host, x.attempts = st.primaryURL.Host, 1
+	at, hdrs := g.startAttempt(r, x, "primary", "", st.primaryURL.Host, withColor(st.failoverHdrs[1:], x))
 	resp, err := g.fwd.RoundTrip(&forward.Request{
 		In:        r,
 		Scheme:    st.primaryURL.Scheme,
 		Target:    st.primaryURL.Host,
 		Body:      body,
 		Timeout:   timeout,
-		SetHeader: withColor(st.failoverHdrs[1:], x),
+		SetHeader: hdrs,
 	})
+	at.done(resp, err)
 	if err != nil {
 		switch {
 		case errors.Is(err, forward.ErrBodyTooLarge):

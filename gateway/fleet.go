@@ -303,8 +303,10 @@ func (g *Gateway) tryFallback(r *http.Request, x *exchange, svc *service, body *
 	if dl, ok := r.Context().Deadline(); ok {
 		to = min(to, time.Until(dl))
 	}
+	at, hdrs := g.startAttempt(r, x, "fallback", "fallback", a.Host().Addr(), x.route.upstreamHdrs)
 	resp, err := g.fwd.RoundTrip(&forward.Request{In: r, Target: a.Host().Addr(), Body: body, Timeout: to,
-		SetHeader: x.route.upstreamHdrs})
+		SetHeader: hdrs})
+	at.done(resp, err)
 	lat := a.Elapsed()
 	switch {
 	case err != nil:

@@ -19,6 +19,7 @@ import (
 //	retry/<service>   "true" or "false"
 //	degrade/<service> the pass fraction, e.g. "0.5"
 //	fault/<id>        the Fault as JSON (its absolute expiry included)
+//	tracing/sample_rate the trace sample rate, e.g. "0.01"
 //
 // A change through any instance's admin API is applied there at once and written to Redis;
 // every instance applies what it learns (fleet.Switches.Watch), so all converge within a
@@ -39,6 +40,7 @@ const (
 	prefixRetry      = "retry/"
 	prefixDegrade    = "degrade/"
 	prefixFault      = "fault/"
+	fieldSampleRate  = "tracing/sample_rate"
 )
 
 // startSharedSwitches joins the fleet's switches and applies what the fleet holds.
@@ -127,6 +129,10 @@ func (g *Gateway) applyShared(state map[string][]byte) {
 		case strings.HasPrefix(field, prefixDegrade):
 			if p, err := strconv.ParseFloat(v, 64); err == nil && p >= 0 && p <= 1 && st.services[field[len(prefixDegrade):]] != nil {
 				in.Degrade[field[len(prefixDegrade):]] = p
+			}
+		case field == fieldSampleRate:
+			if p, err := strconv.ParseFloat(v, 64); err == nil {
+				_ = g.tel.tracing.SetSampleRate(p) // out of range: left as it is
 			}
 		case strings.HasPrefix(field, prefixFault):
 			var f Fault

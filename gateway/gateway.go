@@ -44,6 +44,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
 	"github.com/bulwark-go/bulwark/adaptive"
 	"github.com/bulwark-go/bulwark/gateway/config"
 	"github.com/bulwark-go/bulwark/gateway/forward"
@@ -51,6 +53,7 @@ import (
 	"github.com/bulwark-go/bulwark/gateway/upstream"
 	"github.com/bulwark-go/bulwark/internal/clock"
 	"github.com/bulwark-go/bulwark/internal/cpu"
+	"github.com/bulwark-go/bulwark/observe"
 	"github.com/bulwark-go/bulwark/retry"
 	"github.com/bulwark-go/bulwark/shed"
 )
@@ -77,10 +80,12 @@ type Gateway struct {
 	faults *faultSet // run-time faults; they outlive reloads
 	rec    *recorder // the traffic recorder
 
-	panics      PanicReporter // recovered panics also go here (Sentry); nil = none
-	fleet       *fleetRuntime // shared state (or a local stand-in); outlives reloads
-	keepSem     chan struct{} // cache stores in flight (keepLater)
-	keepDropped atomic.Uint64
+	panics       PanicReporter         // recovered panics also go here (Sentry); nil = none
+	tel          *telemetry            // tracing, Sentry, the profiler; outlive reloads
+	spanExporter sdktrace.SpanExporter // WithSpanExporter; nil = OTLP from the config
+	fleet        *fleetRuntime         // shared state (or a local stand-in); outlives reloads
+	keepSem      chan struct{}         // cache stores in flight (keepLater)
+	keepDropped  atomic.Uint64
 
 	ln, adminLn   net.Listener
 	srv, adminSrv *http.Server
@@ -100,24 +105,26 @@ type engine interface {
 // state is everything derived from one config. It is immutable once published, except for the
 // run-time state inside services (pools, windows, limiters), which is safe for concurrent use.
 type state struct {
-	cfg        *config.Config
-	loadedAt   time.Time
-	router     *router
-	entry      *entryRules
-	services   map[string]*service
-	protection config.Protection
-	bbr        *adaptive.Limiter // nil when protection.adaptive.enabled is false
-	admit      *shed.Admitter    // over bbr
-	isPrimary  bool
-	primaryURL *url.URL // the primary center's gateway; nil when no center is primary
-	remote     string   // the center failovers go to ("" with a single center)
-	remoteURL  *url.URL
-	accessLog  bool
-	creditCap  int64
-	replay     int64
-	maxBody    int64
-	unrouted   *metrics.RouteMetrics // requests that matched no route
-	centerHdr  []string              // the Bulwark-Center value, shared by every rejection
+	cfg           *config.Config
+	loadedAt      time.Time
+	router        *router
+	entry         *entryRules
+	services      map[string]*service
+	protection    config.Protection
+	bbr           *adaptive.Limiter // nil when protection.adaptive.enabled is false
+	admit         *shed.Admitter    // over bbr
+	isPrimary     bool
+	primaryURL    *url.URL // the primary center's gateway; nil when no center is primary
+	remote        string   // the center failovers go to ("" with a single center)
+	remoteURL     *url.URL
+	accessLog     bool
+	successSample float64           // log.success_sample
+	keywords      *observe.Keywords // keywords for spans and access logs, masked
+	creditCap     int64
+	replay        int64
+	maxBody       int64
+	unrouted      *metrics.RouteMetrics // requests that matched no route
+	centerHdr     []string              // the Bulwark-Center value, shared by every rejection
 	// failoverHdrs are Bulwark-Failover and Bulwark-Instance for a failover; a write forwarded
 	// to the primary sends only the second.
 	failoverHdrs [][2]string
@@ -136,6 +143,11 @@ func WithClock(c clock.Clock) Option { return func(g *Gateway) { g.clkOpt = c } 
 // process (tests, and the demo's simulated load).
 func WithCPU(c adaptive.CPU) Option { return func(g *Gateway) { g.cpu = c } }
 
+// WithSpanExporter sends the gateway's spans to e instead of the OTLP exporter of the
+// tracing config (tests, or an embedder with its own backend). Tracing must still be enabled
+// in the config.
+func WithSpanExporter(e sdktrace.SpanExporter) Option { return func(g *Gateway) { g.spanExporter = e } }
+
 // WithListeners makes Start serve on ln (the proxy) and adminLn (the admin API) instead of
 // listening on the configured addresses. Either may be nil.
 func WithListeners(ln, adminLn net.Listener) Option {
@@ -153,6 +165,7 @@ func New(cfg *config.Config, opts ...Option) (*Gateway, error) {
 	if g.log == nil {
 		g.log = NewLogger(cfg.Log.Level, nil)
 	}
+	g.log = slog.New(observe.NewLogHandler(g.log.Handler())) // trace ids on every line with a request context
 	g.fwd = forward.New(forward.Options{
 		DialTimeout:    cfg.HTTP.DialTimeout.D(),
 		MaxIdlePerHost: cfg.HTTP.MaxIdlePerHost,
@@ -175,6 +188,16 @@ func New(cfg *config.Config, opts ...Option) (*Gateway, error) {
 	g.switches.SetGlobal(config.Bool(cfg.Retry.Enabled, true))
 	g.keepSem = make(chan struct{}, keepSlots)
 	var err error
+	if g.tel, err = newTelemetry(g, cfg); err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	if g.tel.sentry != nil {
+		g.panics = g.tel.sentry
+	}
+	g.metrics.Registry().MustRegister(g.tel.tracing)
+	if g.tel.profiler != nil {
+		g.metrics.Registry().MustRegister(g.tel.profiler)
+	}
 	if g.fleet, err = newFleetRuntime(g, cfg); err != nil {
 		return nil, err
 	}
@@ -199,21 +222,28 @@ func (p pinnedCPU) Usage() int64 { return int64(p) }
 // config did not change.
 func (g *Gateway) build(cfg *config.Config, old *state) (*state, error) {
 	st := &state{
-		cfg:        cfg,
-		loadedAt:   g.clk.Now(),
-		services:   make(map[string]*service, len(cfg.Services)),
-		protection: cfg.Protection,
-		accessLog:  config.Bool(cfg.Log.Access, true),
-		creditCap:  int64(cfg.Retry.CreditCap),
-		replay:     int64(cfg.Retry.ReplayBuffer),
-		maxBody:    int64(cfg.HTTP.MaxBodyBytes),
-		centerHdr:  []string{cfg.Center},
+		cfg:           cfg,
+		loadedAt:      g.clk.Now(),
+		services:      make(map[string]*service, len(cfg.Services)),
+		protection:    cfg.Protection,
+		accessLog:     config.Bool(cfg.Log.Access, true),
+		successSample: 1,
+		creditCap:     int64(cfg.Retry.CreditCap),
+		replay:        int64(cfg.Retry.ReplayBuffer),
+		maxBody:       int64(cfg.HTTP.MaxBodyBytes),
+		centerHdr:     []string{cfg.Center},
 		failoverHdrs: [][2]string{
 			{HeaderFailover, cfg.Center},
 			{HeaderInstance, cfg.Instance},
 		},
 	}
 	var err error
+	if cfg.Log.SuccessSample != nil {
+		st.successSample = *cfg.Log.SuccessSample
+	}
+	if st.keywords, err = keywordsFor(cfg); err != nil {
+		return nil, err
+	}
 	if st.entry, err = newEntryRules(cfg, g.clkOpt); err != nil {
 		return nil, err
 	}
@@ -341,6 +371,10 @@ func (g *Gateway) Reload(cfg *config.Config) error {
 	}
 	g.state.Store(st)
 	g.pruneFaults(st)
+	// A new sample_rate in the file applies; an unchanged one leaves a rate set at run time.
+	if r, o := cfg.Tracing.SampleRate, old.cfg.Tracing.SampleRate; r != nil && (o == nil || *o != *r) {
+		_ = g.tel.tracing.SetSampleRate(*r) // validated by the config
+	}
 	// Old services that are gone or replaced stop their probes; requests still using them
 	// finish normally (a stopped pool still serves picks).
 	for name, s := range old.services {
@@ -404,6 +438,9 @@ func (g *Gateway) Start() error {
 	}
 	if g.sampler != nil {
 		g.sampler.Start()
+	}
+	if err := g.tel.start(); err != nil {
+		g.log.Error("profiling not started", "error", err.Error())
 	}
 	for _, s := range st.services {
 		s.start()
@@ -486,6 +523,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 			g.sampler.Stop()
 		}
 		g.fleet.close()
+		g.tel.stop()
 		g.fwd.Close()
 		g.log.Info("gateway stopped")
 	})

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/bulwark-go/bulwark/breaker"
 	"github.com/bulwark-go/bulwark/color"
 	"github.com/bulwark-go/bulwark/gateway/config"
@@ -33,6 +35,7 @@ type exchange struct {
 	color    string      // the request's kept color (color.go); "" = production traffic
 	shadow   *shadowPool // the shadow hosts a colored request goes to; nil = the production pool
 	abort    bool        // cut the client's connection after finishing (a panic mid-response)
+	span     trace.Span  // the server span; nil while tracing is off
 }
 
 // ServeHTTP runs the request path described in the package comment.
@@ -42,8 +45,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if x.from != "" {
 		x.instance = headerValue(r.Header, HeaderInstance)
 	}
+	r = g.startServerSpan(r, &x)
 	g.serveRecovering(w, r, &x)
 	g.finish(r, &x)
+	g.endServerSpan(r, &x)
 	if x.abort || errors.Is(x.bytesErr, forward.ErrUpstreamBody) {
 		// The upstream broke off mid-body: abort the client's response instead of letting
 		// a shorter body pass for a complete one.
@@ -265,8 +270,11 @@ func (g *Gateway) tryLocal(r *http.Request, x *exchange, svc *service, body *for
 		sc := scratchPool.Get().(*scratch)
 		sc.req = forward.Request{In: r, Target: x.host, Body: body, Timeout: to, SetHeader: x.route.upstreamHdrs}
 		sc.setColor(x)
+		var at attempt
+		at, sc.req.SetHeader = g.startAttempt(r, x, "local", x.st.cfg.Center, x.host, sc.req.SetHeader)
 		resp, err := g.fwd.RoundTrip(&sc.req)
 		sc.release()
+		at.done(resp, err)
 		lat := a.Elapsed()
 		if obs := svc.hostObs[x.host]; obs != nil {
 			obs.Observe(lat.Seconds())

@@ -73,7 +73,8 @@ func equalValue(a, b reflect.Value) bool {
 // restart, as it does for the listeners: listen, admin.listen, tls, the whole fleet section
 // (the Redis client, prefix and intervals are fixed when the fleet starts), and instance
 // while either config has a fleet (the fleet keys heartbeats and counts by it; without a fleet
-// instance reloads). Everything else reloads, the per-service cache, dr_cache,
+// instance reloads), tracing except its sample_rate, profiling and sentry (the exporter, the
+// profiler and the Sentry client are made when the gateway starts). Everything else reloads, the per-service cache, dr_cache,
 // fallback_upstreams and rate_limit.scope included: the service is rebuilt (see Equal). Nil
 // and empty compare as in Equal. nil means cfg can be reloaded; compare validated configs.
 func RestartChanges(old, cfg *Config) []string {
@@ -87,6 +88,11 @@ func RestartChanges(old, cfg *Config) []string {
 	differ("admin.listen", old.Admin.Listen, cfg.Admin.Listen)
 	differ("tls", old.TLS, cfg.TLS)
 	differ("fleet", old.Fleet, cfg.Fleet)
+	ot, nt := old.Tracing, cfg.Tracing // the sample rate reloads; the exporter does not
+	ot.SampleRate, nt.SampleRate = nil, nil
+	differ("tracing", ot, nt)
+	differ("profiling", old.Profiling, cfg.Profiling)
+	differ("sentry", old.Sentry, cfg.Sentry)
 	if old.Fleet != nil || cfg.Fleet != nil {
 		differ("instance", old.Instance, cfg.Instance)
 	}
