@@ -5,10 +5,12 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/bulwark-go/bulwark/gateway/config"
+	"github.com/bulwark-go/bulwark/observe"
 )
 
 // TestTracingSpansAndLogs: with tracing on, a request that fails locally and fails over makes
@@ -64,7 +66,7 @@ func TestTracingSpansAndLogs(t *testing.T) {
 	}
 	attrs := map[string]string{}
 	for _, a := range server.Attributes {
-		attrs[string(a.Key)] = a.Value.Emit()
+		attrs[string(a.Key)] = a.Value.String()
 	}
 	for k, want := range map[string]string{"bulwark.outcome": "failover_ok", "bulwark.service": "songs", "bulwark.center": "sz",
 		"keyword.x_order_id": "o-7", "keyword.user_id": "***"} {
@@ -100,4 +102,27 @@ func names(spans tracetest.SpanStubs) []string {
 		out = append(out, s.Name)
 	}
 	return out
+}
+
+// TestContinuousProfiling: with profiling on, the gateway writes CPU and heap profiles into
+// the directory, named for its service and instance, and counts them.
+func TestContinuousProfiling(t *testing.T) {
+	dir := t.TempDir()
+	ln := listen(t)
+	cfg := testConfig("sz", map[string]string{"sz": ln.Addr().String(), "sh": "127.0.0.1:1"})
+	cfg.Profiling = config.Profiling{Enabled: true, Dir: dir, Interval: config.Duration(time.Second),
+		Duration: config.Duration(200 * time.Millisecond)}
+	addService(cfg, "songs", 2, map[string][]string{"sz": {"127.0.0.1:1"}, "sh": {"127.0.0.1:1"}}, false)
+	g, _ := startGateway(t, cfg, ln)
+	eventually(t, 10*time.Second, "a CPU and a heap profile", func() bool {
+		files, _ := observe.List(dir, time.Time{}, "")
+		kinds := map[string]bool{}
+		for _, f := range files {
+			kinds[f.Kind] = true
+		}
+		return kinds["cpu"] && kinds["heap"]
+	})
+	if g.tel.profiler.Stats().Written < 2 {
+		t.Fatalf("profiler stats %+v", g.tel.profiler.Stats())
+	}
 }

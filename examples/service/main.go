@@ -34,6 +34,7 @@ import (
 	"github.com/bulwark-go/bulwark/color"
 	"github.com/bulwark-go/bulwark/degrade"
 	"github.com/bulwark-go/bulwark/httpmw"
+	"github.com/bulwark-go/bulwark/observe"
 	"github.com/bulwark-go/bulwark/overload"
 )
 
@@ -71,6 +72,7 @@ func run(args []string, stdout io.Writer) error {
 		return err
 	}
 	transport, err := httpmw.Transport(nil, httpmw.WithName("inventory"), httpmw.WithLogger(logger),
+		httpmw.WithPropagator(observe.HTTP{}), // W3C trace context and baggage (with the color) onward
 		httpmw.WithDegrade(inventoryDegrade, unknownStock))
 	if err != nil {
 		return err
@@ -96,6 +98,7 @@ func run(args []string, stdout io.Writer) error {
 	mux.HandleFunc("GET /products/{id}", svc.product)
 	mux.HandleFunc("GET /badges", svc.badges)
 	protected, err := httpmw.Protect(mux, httpmw.WithName("service"), httpmw.WithLogger(logger),
+		httpmw.WithPropagator(observe.HTTP{}),
 		httpmw.WithLimiter(bbr), httpmw.WithOverload(detector, 0), httpmw.WithWorkers(*workers, 0, 0),
 		httpmw.WithLevels(map[string]int{"/products/": 1, "/badges": 4}))
 	if err != nil {
