@@ -331,8 +331,11 @@ func (g *Gateway) snapshot() metrics.Snapshot {
 		for c, w := range svc.windows {
 			ss.Windows = append(ss.Windows, metrics.WindowSnapshot{Center: c, Size: int(w.Stats().Window)})
 		}
-		if svc.pool != nil {
-			for _, h := range svc.pool.Hosts() {
+		for _, pool := range []*upstream.Pool{svc.pool, svc.shadowHosts(), svc.fleet.fallback} {
+			if pool == nil {
+				continue
+			}
+			for _, h := range pool.Hosts() {
 				ss.Hosts = append(ss.Hosts, metrics.HostSnapshot{Addr: h.Addr, State: h.State.String(), Breaker: breakerState(h.Breaker)})
 			}
 		}

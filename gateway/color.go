@@ -333,6 +333,14 @@ type shadowPool struct {
 	windows map[string]*retry.Window // one per remote center
 }
 
+// shadowHosts is the service's pool of shadow hosts in this center, or nil.
+func (s *service) shadowHosts() *upstream.Pool {
+	if s.shadow == nil {
+		return nil
+	}
+	return s.shadow.pool
+}
+
 // newShadowPool makes sc's shadow pool, or nil when sc has no shadow hosts in any center.
 func newShadowPool(g *Gateway, cfg *config.Config, sc *config.Service) (*shadowPool, error) {
 	has := false
