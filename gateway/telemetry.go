@@ -67,11 +67,11 @@ func newTelemetry(g *Gateway, cfg *config.Config) (*telemetry, error) {
 	if tr.Enabled() {
 		t.tracer = tr.Tracer("github.com/bulwark-go/bulwark/gateway")
 	}
-	masker, err := observe.NewMasker(cfg.Mask.Keys, cfg.Mask.Patterns)
-	if err != nil {
-		return nil, fmt.Errorf("mask: %w", err)
-	}
 	if cfg.Sentry.DSN != "" {
+		masker, err := observe.NewMasker(cfg.Mask.Keys, cfg.Mask.Patterns)
+		if err != nil {
+			return nil, fmt.Errorf("mask: %w", err)
+		}
 		if t.sentry, err = observe.NewSentry(observe.SentryConfig{DSN: cfg.Sentry.DSN, Environment: cfg.Sentry.Environment,
 			ServerName: cfg.Instance, Masker: masker}); err != nil {
 			return nil, fmt.Errorf("sentry: %w", err)
@@ -87,8 +87,12 @@ func newTelemetry(g *Gateway, cfg *config.Config) (*telemetry, error) {
 	return t, nil
 }
 
-// keywordsFor builds the keywords of a config (per state: they reload).
+// keywordsFor builds the keywords of a config (per state: they reload); nil, which records
+// nothing, when none are configured.
 func keywordsFor(cfg *config.Config) (*observe.Keywords, error) {
+	if len(cfg.Keywords.Headers) == 0 && len(cfg.Keywords.Query) == 0 {
+		return nil, nil
+	}
 	masker, err := observe.NewMasker(cfg.Mask.Keys, cfg.Mask.Patterns)
 	if err != nil {
 		return nil, fmt.Errorf("mask: %w", err)
