@@ -246,10 +246,17 @@ func (g *Gateway) keepLater(svc *service, cw *captureWriter, cacheKey, sig strin
 // It runs after the response went out: the Redis write never delays the client.
 func (g *Gateway) keep(svc *service, cw *captureWriter, cacheKey, sig string) {
 	sf := svc.fleet
+	var enc []byte // the encoded response, made once for both caches
+	encoded := func(cr cachedResponse) []byte {
+		if enc == nil {
+			enc = encodeResponse(cr.status, cr.header, cr.body)
+		}
+		return enc
+	}
 	if cacheKey != "" {
 		if cr, ok := cw.captured(sf.varyOK); ok {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			err := sf.cache.Set(ctx, cacheKey, encodeResponse(cr.status, cr.header, cr.body), sf.cacheTTL)
+			err := sf.cache.Set(ctx, cacheKey, encoded(cr), sf.cacheTTL)
 			cancel()
 			if err != nil && !errors.Is(err, fleet.ErrCacheLocalOnly) && !errors.Is(err, fleet.ErrCacheTooLarge) {
 				g.log.Debug("proxy cache: store failed", "service", svc.name, "error", err.Error())
@@ -258,14 +265,18 @@ func (g *Gateway) keep(svc *service, cw *captureWriter, cacheKey, sig string) {
 	}
 	if sig != "" && cw.status >= 200 && cw.status < 300 {
 		if cr, ok := cw.captured(sf.drVaryOK); ok {
-			sf.dr.Record(sig, encodeResponse(cr.status, cr.header, cr.body))
+			sf.dr.Record(sig, encoded(cr)) // Record copies the value
 		}
 	}
 }
 
 // lastResort runs when the local attempt and the failover gave no good answer: the fallback
-// pool, then the DR cache. It reports whether it answered.
+// pool, then the DR cache. It reports whether it answered. A colored request never gets
+// either: both hold production answers.
 func (g *Gateway) lastResort(w http.ResponseWriter, r *http.Request, x *exchange, svc *service, body *forward.Body) bool {
+	if x.color != "" {
+		return false
+	}
 	sf := svc.fleet
 	if sf.fallback != nil && !x.route.write && svc.methods[r.Method] && (body == nil || body.Replayable()) &&
 		r.Context().Err() == nil {

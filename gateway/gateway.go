@@ -80,7 +80,7 @@ type Gateway struct {
 	faults *faultSet // run-time faults; they outlive reloads
 	rec    *recorder // the traffic recorder
 
-	panics       PanicReporter         // recovered panics also go here (Sentry); nil = none
+	panics       observe.PanicReporter // recovered panics also go here (Sentry); nil = none
 	tel          *telemetry            // tracing, Sentry, the profiler; outlive reloads
 	spanExporter sdktrace.SpanExporter // WithSpanExporter; nil = OTLP from the config
 	fleet        *fleetRuntime         // shared state (or a local stand-in); outlives reloads

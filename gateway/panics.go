@@ -1,17 +1,11 @@
 package gateway
 
 import (
-	"context"
 	"net/http"
 	"runtime/debug"
 
 	"github.com/bulwark-go/bulwark/gateway/metrics"
 )
-
-// PanicReporter receives the panics the gateway recovers (observe.Sentry implements it).
-type PanicReporter interface {
-	ReportPanic(ctx context.Context, v any, stack []byte, r *http.Request)
-}
 
 // serveRecovering runs serve and recovers a panic in it (SEEDS.md D5): the request is
 // answered 500 (or, when its response had begun, its connection is cut once it is logged),

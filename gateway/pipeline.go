@@ -335,7 +335,7 @@ func (g *Gateway) localFailed(w http.ResponseWriter, r *http.Request, x *exchang
 			remote = resp
 		}
 	}
-	if lastResortReasons[res.reason] && x.color == "" && g.lastResort(w, r, x, svc, body) { // colored: never
+	if lastResortReasons[res.reason] && g.lastResort(w, r, x, svc, body) {
 		for _, resp := range []*forward.Response{remote, res.resp} {
 			if resp != nil {
 				resp.Discard()

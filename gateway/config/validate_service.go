@@ -55,17 +55,23 @@ func (c *Config) validateServices(p *problems, used map[string]usage, primary st
 	c.checkShadowHosts(p)
 }
 
+// checkCenterHosts checks a map of center → hosts (upstreams, shadow_upstreams): every center
+// is known and every host list is valid.
+func (c *Config) checkCenterHosts(p *problems, path string, hosts map[string][]string, example string) {
+	for _, center := range sortedKeys(hosts) {
+		cpath := join(path, center)
+		if _, ok := c.Centers[center]; !ok && len(c.Centers) > 0 {
+			p.add(cpath, "unknown center %q; known centers: %s", center, strings.Join(sortedKeys(c.Centers), ", "))
+		}
+		checkHostList(p, cpath, hosts[center], example)
+	}
+}
+
 // validateUpstreams checks a service's hosts, and that the center that serves it has some: the
 // primary for a service that only write routes use, this gateway's center for any other.
 func (c *Config) validateUpstreams(p *problems, path string, s *Service, u usage, primary string) {
 	up := join(path, "upstreams")
-	for _, center := range sortedKeys(s.Upstreams) {
-		cpath := join(up, center)
-		if _, ok := c.Centers[center]; !ok && len(c.Centers) > 0 {
-			p.add(cpath, "unknown center %q; known centers: %s", center, strings.Join(sortedKeys(c.Centers), ", "))
-		}
-		checkHostList(p, cpath, s.Upstreams[center], "10.0.0.5:8080")
-	}
+	c.checkCenterHosts(p, up, s.Upstreams, "10.0.0.5:8080")
 	need, why := c.Center, "this gateway's center"
 	if u.write && !u.read {
 		need, why = primary, "the primary center; a service that only write routes use is served there"

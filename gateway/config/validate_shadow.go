@@ -17,14 +17,7 @@ func (c *Config) validateShadow(p *problems, path string, s *Service, u usage) {
 	case s.Shadow == ShadowPassthrough && u.write:
 		p.add(spath, "passthrough is for read-only services, and a write route (write: true) names %s, so colored writes would reach production; give it shadow_upstreams instead", s.Name)
 	}
-	up := join(path, "shadow_upstreams")
-	for _, center := range sortedKeys(s.ShadowUpstreams) {
-		cpath := join(up, center)
-		if _, ok := c.Centers[center]; !ok && len(c.Centers) > 0 {
-			p.add(cpath, "unknown center %q; known centers: %s", center, strings.Join(sortedKeys(c.Centers), ", "))
-		}
-		checkHostList(p, cpath, s.ShadowUpstreams[center], "10.0.9.5:8080")
-	}
+	c.checkCenterHosts(p, join(path, "shadow_upstreams"), s.ShadowUpstreams, "10.0.9.5:8080")
 }
 
 // checkShadowHosts reports every shadow host that is also a production host, of any service:
